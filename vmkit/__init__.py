@@ -1,0 +1,20 @@
+"""vmkit: DragonFly BSD's page-out daemon, re-implemented on an emulated machine, for teaching.
+
+Start with :class:`Machine` (the emulated computer), :class:`VMConfig` (its
+settings) and the workloads in :mod:`vmkit.workload`.
+"""
+
+from .check import InvariantError
+from .config import VMConfig, parse_size
+from .kern import KernelPanic, KernelThreadError
+from .machine import Machine, MachineStalled
+from .vm_map import Anon, MapFile
+from .workload import HotCold, IdleDaemon, Refs, Sequential, UniformRandom, Workload
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Anon", "HotCold", "IdleDaemon", "InvariantError", "KernelPanic", "KernelThreadError", "Machine",
+    "MachineStalled", "MapFile", "Refs", "Sequential", "UniformRandom", "VMConfig", "Workload",
+    "parse_size", "__version__",
+]

@@ -1,0 +1,109 @@
+"""The ``vmkit`` command line (also ``python -m vmkit``).
+
+Every sub-command prints plain text by default and JSON with ``--json``.  A
+bad value is reported as ``vmkit: error: ...`` naming the option and the
+allowed range, with exit status 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from . import __version__
+from .config import VMConfig
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own errors: same format as ours
+        self.print_usage(sys.stderr)
+        raise SystemExit(f"vmkit: error: {message}")
+
+
+def _add_machine_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--memory", default="64M", help="RAM, e.g. 64M, 1G, or a page count (default 64M)")
+    sp.add_argument("--swap", default="128M", help="swap size, e.g. 128M, 0 for none (default 128M)")
+    sp.add_argument("--page-size", type=int, default=4096, help="bytes per page, a power of two (default 4096)")
+    sp.add_argument("--ncpus", type=int, default=1, help="CPUs (default 1)")
+    sp.add_argument("--hz", type=int, default=100, help="clock ticks per second (default 100)")
+    sp.add_argument("--pq-l2-size", type=int, default=16, help="page colours per queue (default 16; DragonFly: 512)")
+    sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def _config_from(args: argparse.Namespace) -> VMConfig:
+    return VMConfig(ram=args.memory, swap=args.swap, page_size=args.page_size, ncpus=args.ncpus,
+                    hz=args.hz, pq_l2_size=args.pq_l2_size, seed=args.seed)
+
+
+def cmd_machine(args: argparse.Namespace) -> int:
+    """Boot a machine and print its configuration, vmstats, queues and processes."""
+    from .machine import Machine
+
+    vm = Machine(_config_from(args))
+    if args.seconds:
+        vm.run(seconds=args.seconds)
+    out: dict[str, Any] = {
+        "config": vm.config.describe(),
+        "ticks": vm.ticks,
+        "vmstats": vm.vmstats_dict(),
+        "queues": vm.queue_counts(),
+        "swap": {"total_pages": vm.vm_swap_max, "free_pages": vm.vm_swap_size},
+        "processes": vm.processes(),
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    cfg = out["config"]
+    print(f"vmkit {__version__}: DragonFly BSD VM on an emulated machine")
+    print(f"memory: {cfg['ram']} pages ({cfg['ram_bytes']}), page size {cfg['page_size']}, "
+          f"swap: {cfg['swap']} pages ({cfg['swap_bytes']})")
+    print(f"ncpus {cfg['ncpus']}, hz {cfg['hz']}, PQ_L2_SIZE {cfg['pq_l2_size']}, seed {cfg['seed']}")
+    print(f"tick {vm.ticks}")
+    print("queues: " + ", ".join(f"{k} {v}" for k, v in out["queues"].items()))
+    for k, v in out["vmstats"].items():
+        print(f"vm.stats.{k}: {v}")
+    print("  PID COMMAND        STATE     RSS")
+    for p in out["processes"]:
+        print(f"{p['pid']:5d} {p['name']:<14} {p['state']:<8} {p['rss_pages']:5d}")
+    return 0
+
+
+# Machine settings are named after VMConfig fields; on the command line they are options.
+_OPTION_OF_FIELD = {"ram": "--memory", "swap": "--swap", "page_size": "--page-size", "ncpus": "--ncpus",
+                    "hz": "--hz", "pq_l2_size": "--pq-l2-size", "seed": "--seed"}
+
+
+def _option_names(message: str) -> str:
+    field, _, rest = message.partition(" ")
+    return f"{_OPTION_OF_FIELD[field]} {rest}" if field in _OPTION_OF_FIELD else message
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="vmkit", description="vmkit: DragonFly BSD's page-out daemon on an emulated machine.")
+    parser.add_argument("--version", action="version", version=f"vmkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sp = sub.add_parser("machine", help="boot a machine and print its state")
+    _add_machine_options(sp)
+    sp.add_argument("--seconds", type=float, default=0.0, help="run this many simulated seconds first")
+    sp.add_argument("--json", action="store_true", help="print JSON")
+    sp.set_defaults(func=cmd_machine)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 0
+    try:
+        return func(args)
+    except ValueError as exc:
+        print(f"vmkit: error: {_option_names(str(exc))}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `vmkit ... | head`
+        return 0

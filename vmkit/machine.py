@@ -1,0 +1,235 @@
+"""The emulated machine: one object that owns the clock, memory, queues, disks, processes and log.
+
+>>> from vmkit import Machine, Sequential
+>>> m = Machine(ram="16M", swap="32M", seed=1)
+>>> p = m.spawn("sweep", Sequential(pages=1000, writes=0.5))
+>>> m.run()                      # until every spawned process has finished
+>>> m.check()                    # the invariant checker: raises if anything is inconsistent
+>>> m.lost_writes                # the data-integrity oracle's findings
+[]
+
+Each subsystem lives in its own module as a mixin (``vmkit.vm_page``,
+``vmkit.pmap``, ``vmkit.swap_pager``, ...), and kernel functions keep their
+kernel names, so the daemon's code calls ``vm.vm_page_deactivate(m)`` or
+``vm.pmap_ts_referenced(m)`` as the C calls ``vm_page_deactivate(m)``.
+Nothing is global: two machines in one notebook are independent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from .check import check_machine
+from .config import VMConfig, check_int
+from .constants import OBJT_NAMES, PQ_ACTIVE, PQ_CACHE, PQ_FREE, PQ_HOLD, PQ_INACTIVE, SSTAT_NAMES
+from .kern import TDS_SLEEP, KernMixin
+from .oracle import OracleMixin
+from .pmap import PmapMixin
+from .proc import ProcMixin
+from .swap_pager import SwapPagerMixin
+from .vfs_bio import BioMixin
+from .vm_fault import VmFaultMixin
+from .vm_map import VmMapMixin
+from .vm_object import VmObjectMixin
+from .vm_page import VmPageMixin
+from .vm_pageout import PageoutMixin
+from .vm_pager import VmPagerMixin
+from .vnode_pager import VnodePagerMixin
+
+
+class MachineStalled(RuntimeError):
+    """``run()`` found that no process can make progress (for example: out of memory and no page daemon)."""
+
+
+class Machine(
+    KernMixin,
+    PageoutMixin,
+    OracleMixin,
+    PmapMixin,
+    VmPageMixin,
+    VmObjectMixin,
+    VmMapMixin,
+    BioMixin,
+    SwapPagerMixin,
+    VnodePagerMixin,
+    VmPagerMixin,
+    VmFaultMixin,
+    ProcMixin,
+):
+    """An emulated computer running the DragonFly VM system.
+
+    ``Machine(ram="64M", swap="128M", seed=1)`` or ``Machine(VMConfig(...))``;
+    see :class:`~vmkit.config.VMConfig` for every setting.
+    """
+
+    def __init__(self, config: VMConfig | None = None, **kwargs: Any) -> None:
+        if config is None:
+            config = VMConfig.from_kwargs(**kwargs)
+        elif not isinstance(config, VMConfig):
+            raise ValueError(f"config must be a VMConfig, got {type(config).__name__}")
+        elif kwargs:
+            config = config.replace(**kwargs)
+        self.config = config
+        self._init_kern()
+        self._init_pageout()
+        self._init_oracle()
+        self._init_pmap()
+        self._init_vm_page()
+        self._init_vm_object()
+        self._init_bio()
+        self._init_swap()
+        self._init_vnode()
+        self._init_proc()
+
+    # -- running -----------------------------------------------------------------------------------
+    def run(self, until: int | None = None, *, seconds: float | None = None) -> None:
+        """Run the machine.
+
+        ``until`` is an absolute tick; ``seconds`` runs that many simulated
+        seconds from now.  With neither, run until every process started with
+        :meth:`spawn` has finished; raise :class:`MachineStalled` if none of
+        them can make progress for ``stall_seconds``.
+        """
+        if until is not None and seconds is not None:
+            raise ValueError("give until (a tick) or seconds, not both")
+        if seconds is not None:
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= 1e9:
+                raise ValueError(f"seconds must be a number between 0 and 1e9, got {seconds!r}")
+            until = self.ticks + int(round(seconds * self.hz))
+        elif until is not None:
+            check_int(until, "until", 0, 1 << 62, " ticks")
+            if until < self.ticks:
+                raise ValueError(f"until must not be in the past: the machine is at tick {self.ticks}, got {until}")
+        elif not self.user_procs():
+            raise ValueError("nothing to run: spawn a process first, or give until= or seconds=")
+        stall_limit = self.config.stall_seconds * self.hz
+        last_refs = self._user_refs()
+        last_progress = self.ticks
+        while True:
+            if until is not None:
+                if self.ticks >= until:
+                    break
+            elif not self.user_procs():
+                break
+            if not self._has_work_next_tick():
+                nxt = self._next_event_tick()
+                if nxt is None:
+                    if until is None:
+                        raise MachineStalled(self._stall_message("nothing is scheduled to happen ever again"))
+                    self.ticks = until
+                    break
+                jump = nxt - 1 if until is None else min(nxt - 1, until - 1)
+                if jump > self.ticks:
+                    self.ticks = jump
+            self._hardclock()
+            self._run_tick()
+            if until is None:
+                refs = self._user_refs()
+                if refs != last_refs or self._users_idle():
+                    last_refs, last_progress = refs, self.ticks
+                elif self.ticks - last_progress > stall_limit:
+                    raise MachineStalled(self._stall_message(
+                        f"no process made a memory reference for {self.config.stall_seconds} simulated seconds"))
+
+    def _user_refs(self) -> int:
+        return sum(p.p_refs for p in self.user_procs())
+
+    def _users_idle(self) -> bool:
+        """True if some user process is in a voluntary sleep (an idle program is not stalled)."""
+        for p in self.user_procs():
+            td = p.p_thread
+            if td is not None and td.td_state == TDS_SLEEP and td.td_wmesg == "nanslp":
+                return True
+        return False
+
+    def _stall_message(self, why: str) -> str:
+        def state(p: Any) -> str:
+            td = p.p_thread
+            return f"sleeping on {td.td_wmesg}" if td.td_state == TDS_SLEEP else "runnable"
+
+        waits = ", ".join(f"pid {p.p_pid} ({p.p_comm}) {state(p)}" for p in self.user_procs())
+        vs = self.vmstats
+        return (f"machine stalled at tick {self.ticks}: {why}. Processes: {waits}. "
+                f"free={vs.v_free_count} cache={vs.v_cache_count} inactive={vs.v_inactive_count} "
+                f"active={vs.v_active_count}, swap free={self.vm_swap_size}. "
+                "If memory is full, the page daemon must be running to free it.")
+
+    # -- checks and summaries ----------------------------------------------------------------------
+    def check(self) -> None:
+        """Run the invariant checker; raise ``InvariantError`` listing every violation (see :mod:`vmkit.check`)."""
+        check_machine(self)
+
+    def vmstats_dict(self) -> dict[str, int]:
+        return self.vmstats.as_dict()
+
+    def counters(self) -> dict[str, int]:
+        """Event counters (``vmstat -s``) and daemon counters."""
+        c = self.cnt.as_dict()
+        c["swap_writes"] = self.swapdev.writes
+        c["swap_pages_written"] = self.swapdev.pages_written
+        c["swap_reads"] = self.swapdev.reads
+        c["file_writes"] = self.filedev.writes
+        c["file_reads"] = self.filedev.reads
+        return c
+
+    def processes(self) -> list[dict[str, Any]]:
+        """One dict per process (live ones, then exited ones): pid, name, state, rss and limit in pages."""
+        rows = []
+        for p in list(self.allproc.values()) + self.zombproc:
+            lim = p.p_rlimit[5][0]
+            rows.append({
+                "pid": p.p_pid, "name": p.p_comm, "state": SSTAT_NAMES.get(p.p_stat, p.p_stat),
+                "rss_pages": p.rss_pages,
+                "rss_limit_pages": None if lim >= (1 << 62) else lim // self.PAGE_SIZE,
+                "refs": p.p_refs, "minflt": p.p_minflt, "majflt": p.p_majflt,
+            })
+        return rows
+
+    def summary(self) -> dict[str, Any]:
+        """The state of the machine as plain data (JSON-ready)."""
+        return {
+            "ticks": self.ticks,
+            "seconds": self.ticks / self.hz,
+            "references": sum(p.p_refs for p in list(self.allproc.values()) + self.zombproc),
+            "faults": self.cnt.v_vm_faults,
+            "counters": self.counters(),
+            "vmstats": self.vmstats_dict(),
+            "processes": self.processes(),
+            "swap": {"total": self.vm_swap_max, "free": self.vm_swap_size,
+                     "full": self.swap_pager_full, "almost_full": self.swap_pager_almost_full},
+            "dmesg": self.dmesg(),
+            "lost_writes": len(self.lost_writes),
+            "reads_checked": self.reads_checked,
+        }
+
+    def queue_counts(self) -> dict[str, int]:
+        """Pages on each queue (all colours)."""
+        return {name: self.queue_count(base) for name, base in
+                (("free", PQ_FREE), ("cache", PQ_CACHE), ("inactive", PQ_INACTIVE),
+                 ("active", PQ_ACTIVE), ("hold", PQ_HOLD))}
+
+    def state_digest(self) -> str:
+        """A hash of the whole machine state: two runs with one seed give the same digest."""
+        h = hashlib.sha256()
+        h.update(repr((self.ticks, self.vmstats_dict(), self.counters(), self.dmesg_lines,
+                       self.vm_swap_size, self.swap_pager_full, self.write_seq)).encode())
+        h.update(self.phys_stamp.tobytes())
+        h.update(self.swap_stamp.tobytes())
+        h.update(self.oracle_expected[: self._oracle_used].tobytes())
+        for q in self.vm_page_queues:
+            if q.lcnt:
+                h.update(repr((q.index, [m.pfn for m in q])).encode())
+        for obj in self.vm_objects():
+            h.update(repr((obj.id, OBJT_NAMES[obj.type], sorted(obj.swblock.items()))).encode())
+        for p in list(self.allproc.values()) + self.zombproc:
+            h.update(repr((p.p_pid, p.p_stat, p.p_refs, p.rss_pages)).encode())
+            if p.p_vmspace is not None and p.p_vmspace.vm_pmap.pm_npages:
+                h.update(p.p_vmspace.vm_pmap.pm_pte.tobytes())
+        return h.hexdigest()
+
+    def __repr__(self) -> str:
+        vs = self.vmstats
+        return (f"<Machine ram={self.config.ram_pages}p swap={self.config.swap_pages}p tick={self.ticks} "
+                f"free={vs.v_free_count} cache={vs.v_cache_count} inactive={vs.v_inactive_count} "
+                f"active={vs.v_active_count} procs={len(self.allproc)}>")
