@@ -9,12 +9,12 @@ from .config import VMConfig, parse_size
 from .kern import KernelPanic, KernelThreadError
 from .machine import Machine, MachineStalled
 from .vm_map import Anon, MapFile
-from .workload import HotCold, IdleDaemon, Refs, Sequential, UniformRandom, Workload
+from .workload import HotCold, IdleDaemon, Refs, Script, Sequential, UniformRandom, Workload
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Anon", "HotCold", "IdleDaemon", "InvariantError", "KernelPanic", "KernelThreadError", "Machine",
-    "MachineStalled", "MapFile", "Refs", "Sequential", "UniformRandom", "VMConfig", "Workload",
+    "MachineStalled", "MapFile", "Refs", "Script", "Sequential", "UniformRandom", "VMConfig", "Workload",
     "parse_size", "__version__",
 ]

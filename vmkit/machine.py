@@ -29,6 +29,7 @@ from .pmap import PmapMixin
 from .proc import ProcMixin
 from .swap_pager import SwapPagerMixin
 from .vfs_bio import BioMixin
+from .vfs_sync import SyncerMixin
 from .vm_fault import VmFaultMixin
 from .vm_map import VmMapMixin
 from .vm_object import VmObjectMixin
@@ -53,6 +54,7 @@ class Machine(
     BioMixin,
     SwapPagerMixin,
     VnodePagerMixin,
+    SyncerMixin,
     VmPagerMixin,
     VmFaultMixin,
     ProcMixin,
@@ -80,6 +82,7 @@ class Machine(
         self._init_bio()
         self._init_swap()
         self._init_vnode()
+        self._init_syncer()
         self._init_proc()
 
     # -- running -----------------------------------------------------------------------------------

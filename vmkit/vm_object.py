@@ -188,8 +188,10 @@ class VmObjectMixin:
     def vm_object_set_writeable_dirty(self, obj: vm_object) -> None:
         """Mark ``obj`` OBJ_WRITEABLE and OBJ_MIGHTBEDIRTY, and its vnode dirty for the syncer (facts §4, §7)."""
         obj.flags |= OBJ_WRITEABLE | OBJ_MIGHTBEDIRTY
-        if obj.type == OBJT_VNODE and obj.handle is not None:
-            obj.handle.v_dirty = True
+        vp = obj.handle
+        if obj.type == OBJT_VNODE and vp is not None and not vp.v_dirty:
+            vp.v_dirty = True
+            vp.v_dirty_tick = self.ticks
 
 
 

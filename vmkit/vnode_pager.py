@@ -52,7 +52,7 @@ class vnode:
     """A file: its data on disk, its VM object, its lock (``struct vnode``)."""
 
     __slots__ = ("v_id", "v_name", "v_type", "v_object", "v_data", "v_size", "lk_holder",
-                 "lk_timo", "v_refcnt", "v_reclaimed", "v_dirty", "v_lockwaits")
+                 "lk_timo", "v_refcnt", "v_reclaimed", "v_dirty", "v_dirty_tick", "v_lockwaits")
 
     def __init__(self, vid: int, name: str, npages: int, lk_timo: int) -> None:
         self.v_id = vid
@@ -65,7 +65,8 @@ class vnode:
         self.lk_timo = lk_timo
         self.v_refcnt = 0
         self.v_reclaimed = False
-        self.v_dirty = False
+        self.v_dirty = False        # on the syncer's list
+        self.v_dirty_tick = 0       # when it went on the list
         self.v_lockwaits = 0
 
     def __repr__(self) -> str:

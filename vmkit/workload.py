@@ -212,3 +212,41 @@ class IdleDaemon(Workload):
 
     def __repr__(self) -> str:
         return f"IdleDaemon(pages={self.npages}, touch={self.touch}, period={self.period})"
+
+
+class Script(Workload):
+    """A scripted program: each step is a list of ``(vpn, write)`` references or an ``int`` of ticks to sleep.
+
+    With ``linger=True`` the program sleeps forever after its last step
+    (it keeps its memory, as a long-lived process does).
+    """
+
+    name = "script"
+    FOREVER = 1 << 40
+
+    def __init__(self, steps: list, linger: bool = False) -> None:
+        parsed: list = []
+        top = 0
+        for i, step in enumerate(steps):
+            if isinstance(step, bool) or not isinstance(step, (int, list, tuple)):
+                raise ValueError(f"steps[{i}] must be a list of (vpn, write) pairs or a number of ticks, got {step!r}")
+            if isinstance(step, int):
+                parsed.append(check_int(step, f"steps[{i}]", 1, 1 << 40))
+                continue
+            vpns = np.array([int(v) for v, _ in step], dtype=np.int64)
+            if vpns.size and vpns.min() < 0:
+                raise ValueError(f"steps[{i}]: virtual pages must be >= 0, got {int(vpns.min())}")
+            parsed.append((vpns, np.array([bool(w) for _, w in step], dtype=bool)))
+            if vpns.size:
+                top = max(top, int(vpns.max()) + 1)
+        super().__init__(max(top, 1))
+        self.linger = bool(linger)
+        self._steps = parsed
+        self._i = 0
+
+    def next_chunk(self, n: int):
+        if self._i >= len(self._steps):
+            return self.FOREVER if self.linger else None
+        step = self._steps[self._i]
+        self._i += 1
+        return step
