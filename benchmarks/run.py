@@ -1,0 +1,124 @@
+"""vmkit performance benchmarks (``make bench``).
+
+Each benchmark measures host time for one thing an issue sets a target for,
+prints a table, and writes ``benchmarks/results/latest.json``.  These are
+measurements, not tests: ``make test`` never times anything.
+
+Usage: ``python benchmarks/run.py [NAME ...] [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from vmkit import Machine, Sequential, UniformRandom  # noqa: E402
+
+BENCHES = {}
+
+
+def bench(name: str, target: float, unit: str, higher_is_better: bool = True):
+    def deco(fn):
+        BENCHES[name] = (fn, target, unit, higher_is_better)
+        return fn
+    return deco
+
+
+@bench("resident_refs_per_s", 2_000_000, "refs/s")
+def resident_refs(quick: bool) -> float:
+    """References that hit resident pages (no fault): 30 % writes, uniform over 20,000 pages."""
+    count = 5_000_000 if quick else 20_000_000
+    vm = Machine(ram="256M", swap=0, seed=1, boot_userland=False)
+    p = vm.spawn("hits", UniformRandom(pages=20000, count=count, writes=0.3), refs_per_tick=1_000_000)
+    vm.run(until=vm.ticks + 1)      # the first tick faults (nearly) every page in; time the rest
+    before = p.p_refs
+    t = time.perf_counter()
+    vm.run()
+    dt = time.perf_counter() - t
+    assert vm.lost_writes == []
+    _extra["resident_faults_during_timing"] = vm.cnt.v_vm_faults - 20000
+    return (p.p_refs - before) / dt
+
+
+@bench("zero_fill_faults_per_s", 50_000, "faults/s")
+def zero_fill(quick: bool) -> float:
+    """First touches of anonymous memory: every reference is a zero-fill fault."""
+    n = 100_000 if quick else 200_000
+    vm = Machine(ram="1G", swap=0, seed=1, boot_userland=False, refs_per_tick=1_000_000)
+    vm.spawn("zf", Sequential(pages=n, writes=1.0))
+    z0 = vm.cnt.v_zfod
+    t = time.perf_counter()
+    vm.run()
+    dt = time.perf_counter() - t
+    return (vm.cnt.v_zfod - z0) / dt
+
+
+_BUILD = """
+import resource, time
+t = time.perf_counter()
+from vmkit import Machine
+vm = Machine(ram="4G", swap="1G", boot_userland=False)
+dt = time.perf_counter() - t
+assert vm.vmstats.v_page_count == 1048576
+print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+@bench("build_1M_frames_s", 5.0, "s", higher_is_better=False)
+def build_time(quick: bool) -> float:
+    """Build a 1,048,576-frame (4 GiB) machine in a fresh process."""
+    out = subprocess.run([sys.executable, "-c", _BUILD], capture_output=True, text=True, check=True, cwd=ROOT)
+    dt, rss = out.stdout.split()
+    _extra["build_1M_frames_host_MB"] = int(rss) / 1024
+    return float(dt)
+
+
+_extra: dict[str, float] = {}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("names", nargs="*", help=f"benchmarks to run (default all): {', '.join(BENCHES)}")
+    ap.add_argument("--quick", action="store_true", help="smaller runs")
+    args = ap.parse_args()
+    names = args.names or list(BENCHES)
+    for n in names:
+        if n not in BENCHES:
+            print(f"unknown benchmark {n!r}; choose from {', '.join(BENCHES)}", file=sys.stderr)
+            return 2
+    results = {}
+    print(f"{'benchmark':<34} {'measured':>14} {'target':>14}  ok")
+    for n in names:
+        fn, target, unit, hib = BENCHES[n]
+        value = fn(args.quick)
+        ok = value >= target if hib else value <= target
+        results[n] = {"value": value, "target": target, "unit": unit, "ok": ok}
+        bound = (">= " if hib else "<= ") + format(target, ",")
+        print(f"{n:<34} {value:>14,.1f} {bound:>14} {unit:<8} {'yes' if ok else 'NO'}")
+    for k, v in _extra.items():
+        results[k] = {"value": v}
+        print(f"{k:<34} {v:>14,.1f}")
+    if "build_1M_frames_host_MB" in _extra:
+        mb = _extra["build_1M_frames_host_MB"]
+        results["build_1M_frames_host_MB"].update(target=1536, ok=mb <= 1536)
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    meta = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "peak_rss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    (out / "latest.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    return 0 if all(r.get("ok", True) for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
