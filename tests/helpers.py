@@ -16,7 +16,12 @@ from vmkit.constants import PG_MARKER, PQ_ACTIVE, PQ_CACHE, PQ_INACTIVE, VM_PROT
 
 
 def small_machine(**kw) -> Machine:
-    """A small machine without boot daemons (tests choose every process)."""
+    """A small machine without boot daemons and, unless asked, without the page daemon.
+
+    The machine's own tests drive page-out with :func:`start_evictor`; the
+    daemon's tests pass ``pagedaemon=True``.
+    """
+    kw.setdefault("pagedaemon", False)
     kw.setdefault("ram", 256)
     kw.setdefault("swap", 1024)
     kw.setdefault("boot_userland", False)

@@ -145,6 +145,8 @@ def _check_pages(vm: Machine, bad: list[str]) -> None:
             bad.append(f"page {m.pfn}: act_count {m.act_count} does not fit a u_char")
         if bool(m.flags & PG_MAPPED) != bool(m.md_pv):
             bad.append(f"page {m.pfn}: PG_MAPPED={bool(m.flags & PG_MAPPED)} but {len(m.md_pv)} mappings")
+        if m.flags & PG_WRITEABLE and not m.md_pv:
+            bad.append(f"page {m.pfn}: PG_WRITEABLE set but the page has no mappings")
         if base in (PQ_FREE, PQ_CACHE):
             if m.md_pv or m.flags & PG_MAPPED:
                 bad.append(f"page {m.pfn} on {'FREE' if base == PQ_FREE else 'CACHE'} is mapped")
@@ -255,9 +257,13 @@ def _check_swap(vm: Machine, bad: list[str]) -> None:
         if used != len(owner):
             bad.append(f"{used} swap blocks are allocated but {len(owner)} belong to object pages")
         for s in range(len(vm._stripe_free)):
-            cnt = int(vm._swap_free[s * SWB_DMMAX:min((s + 1) * SWB_DMMAX, n)].sum())
+            seg = vm._swap_free[s * SWB_DMMAX:min((s + 1) * SWB_DMMAX, n)]
+            cnt = int(seg.sum())
             if cnt != vm._stripe_free[s]:
                 bad.append(f"swap stripe {s}: free count {vm._stripe_free[s]} but {cnt} free blocks")
+            bits = sum(1 << i for i in np.flatnonzero(seg).tolist())
+            if bits != vm._stripe_bits[s]:
+                bad.append(f"swap stripe {s}: free bitmap disagrees with the free map")
     elif vm.vm_swap_size:
         bad.append(f"no swap disk but vm_swap_size={vm.vm_swap_size}")
     for m in vm.vm_page_array:

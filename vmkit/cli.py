@@ -18,9 +18,9 @@ from .config import VMConfig
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own errors: same format as ours
+    def error(self, message: str) -> None:  # argparse's own errors: same format and status as ours
         self.print_usage(sys.stderr)
-        raise SystemExit(f"vmkit: error: {message}")
+        self.exit(2, f"vmkit: error: {message}\n")
 
 
 def _add_machine_options(sp: argparse.ArgumentParser) -> None:
@@ -73,7 +73,7 @@ def cmd_machine(args: argparse.Namespace) -> int:
 
 # Machine settings are named after VMConfig fields; on the command line they are options.
 _OPTION_OF_FIELD = {"ram": "--memory", "swap": "--swap", "page_size": "--page-size", "ncpus": "--ncpus",
-                    "hz": "--hz", "pq_l2_size": "--pq-l2-size", "seed": "--seed"}
+                    "hz": "--hz", "pq_l2_size": "--pq-l2-size", "seed": "--seed", "seconds": "--seconds"}
 
 
 def _option_names(message: str) -> str:

@@ -18,6 +18,7 @@ pages: nothing is rounded silently.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import numbers
 import re
 from typing import Any
@@ -29,7 +30,8 @@ _UNITS = {
     "G": 1 << 30, "GB": 1 << 30, "GIB": 1 << 30,
     "T": 1 << 40, "TB": 1 << 40, "TIB": 1 << 40,
 }
-_SIZE_RE = re.compile(r"^\s*(\d+)\s*([A-Za-z]*)\s*$")
+_SIZE_RE = re.compile(r"^\s*([0-9]{1,30})\s*([A-Za-z]*)\s*$", re.ASCII)
+_PAGES_RE = re.compile(r"^\s*([0-9]{1,30})\s*(?:pages|page|p)\s*$", re.ASCII | re.IGNORECASE)
 
 
 def format_bytes(n: int) -> str:
@@ -55,10 +57,9 @@ def parse_size(value: Any, field: str, page_size: int = 4096) -> int:
     if not isinstance(value, str):
         raise ValueError(f"{field} must be a number of pages or a size such as '64M', got {value!r}")
     text = value.strip()
-    low = text.lower()
-    for suffix in ("pages", "page", "p"):
-        if low.endswith(suffix) and low[: -len(suffix)].strip().isdigit():
-            return int(low[: -len(suffix)])
+    m = _PAGES_RE.match(text)
+    if m:
+        return int(m.group(1))
     m = _SIZE_RE.match(text)
     if not m:
         raise ValueError(
@@ -127,12 +128,12 @@ class VMConfig:
     hz:
         Clock ticks per simulated second (DragonFly's ``kern.hz``, 100).
     pq_l2_size:
-        Page colours per queue, a power of two from 1 to 512 (DragonFly: 512;
+        Page colours per queue, a power of two from 2 to 512 (DragonFly: 512;
         the teaching default 16 keeps the colour sub-queues visible).
     seed:
         Seed of the machine's random generator (workloads, fault injection).
     swap_read_latency, swap_write_latency, file_read_latency, file_write_latency:
-        Ticks from the start of an I/O to its completion (0-10000).
+        Ticks from the start of an I/O to its completion (1-10000).
     swap_bandwidth, file_bandwidth:
         Pages the device transfers per tick; 0 means unlimited.  With a
         bandwidth, I/Os queue behind each other.
@@ -145,6 +146,9 @@ class VMConfig:
         CPU time (one yield is about one page examined).
     refs_per_tick:
         Default number of memory references a process issues per tick.
+    pagedaemon:
+        Start the page-out daemon's threads (``pagedaemon``, ``emergpager``,
+        ``vmdaemon``) at boot.  Off only to study the machine without it.
     boot_userland:
         Start ``init`` (pid 1) and a few small system daemons at boot, so that
         user processes get the higher pids of a booted system.
@@ -174,6 +178,7 @@ class VMConfig:
     vnode_lk_timo: int = 0
     kthread_yields_per_tick: int = 10000
     refs_per_tick: int = 5000
+    pagedaemon: bool = True
     boot_userland: bool = True
     first_user_pid: int = 100
     check_reads: bool = True
@@ -200,15 +205,17 @@ class VMConfig:
         object.__setattr__(self, "swap", swap)
         check_int(self.ncpus, "ncpus", 1, 256)
         check_int(self.hz, "hz", 10, 10000)
-        check_power_of_two(self.pq_l2_size, "pq_l2_size", 1, 512)
+        # PQAVERAGE divides by PQ_L2_SIZE / 2, so at least 2 colours.
+        check_power_of_two(self.pq_l2_size, "pq_l2_size", 2, 512)
         check_int(self.seed, "seed", 0, (1 << 63) - 1)
         for name in ("swap_read_latency", "swap_write_latency", "file_read_latency", "file_write_latency"):
-            check_int(getattr(self, name), name, 0, 10000, " ticks")
+            check_int(getattr(self, name), name, 1, 10000, " ticks")
         for name in ("swap_bandwidth", "file_bandwidth"):
             check_int(getattr(self, name), name, 0, 1 << 30, " pages per tick")
         check_int(self.vnode_lk_timo, "vnode_lk_timo", 0, 100000, " ticks")
         check_int(self.kthread_yields_per_tick, "kthread_yields_per_tick", 1, 10_000_000)
         check_int(self.refs_per_tick, "refs_per_tick", 1, 10_000_000)
+        check_bool(self.pagedaemon, "pagedaemon")
         check_bool(self.boot_userland, "boot_userland")
         check_int(self.first_user_pid, "first_user_pid", 2, 999_999)
         check_bool(self.check_reads, "check_reads")
@@ -247,13 +254,17 @@ class VMConfig:
         valid = cls.field_names()
         for key in kwargs:
             if key not in valid:
-                close = [v for v in valid if v.startswith(key[:3])]
+                close = difflib.get_close_matches(str(key), valid, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ValueError(f"unknown machine setting {key!r}{hint}; valid settings: {', '.join(valid)}")
         return cls(**kwargs)
 
     def replace(self, **kwargs: Any) -> "VMConfig":
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again).
+
+        ``ram`` and ``swap`` are page counts by then: changing ``page_size``
+        keeps the number of pages, not the number of bytes.
+        """
         base = dataclasses.asdict(self)
         base.update(kwargs)
         return VMConfig.from_kwargs(**base)

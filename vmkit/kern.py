@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Hashable
 from typing import Any
 
+from .config import check_int
 from .constants import EINTR, EWOULDBLOCK, TDF_SYSTHREAD
 
 TDS_RUN = 0
@@ -191,8 +192,7 @@ class KernMixin:
         woken by ``wakeup(ident)``, ``EWOULDBLOCK`` on timeout, and ``EINTR``
         when a signal arrives and ``flags`` has ``PCATCH`` (facts §8).
         """
-        if timo < 0:
-            raise ValueError(f"tsleep: timo must be >= 0 ticks, got {timo}")
+        check_int(timo, "timo", 0, 1 << 62, " ticks")
         return SleepRequest(ident, flags, wmesg, timo)
 
     def wakeup(self, ident: Hashable) -> None:
@@ -293,22 +293,39 @@ class KernMixin:
         self.curthread = None
 
     def _switch(self, td: thread) -> None:
+        """Run ``td`` until it blocks, yields to another thread, or ends."""
         self.curthread = td
         self.need_resched = False
         value, td.td_value = td.td_value, None
-        try:
-            req = td.td_gen.send(value)
-        except StopIteration:
-            td.td_state = TDS_EXIT
-            return
-        except KernelPanic:
-            td.td_state = TDS_EXIT
-            raise
-        except Exception as exc:  # a bug: say which thread, keep the cause
-            td.td_state = TDS_EXIT
-            raise KernelThreadError(
-                f"thread {td.td_name!r} (tid {td.td_tid}) raised {type(exc).__name__} at tick {self.ticks}: {exc}"
-            ) from exc
+        send = td.td_gen.send
+        while True:
+            try:
+                req = send(value)
+            except StopIteration:
+                td.td_state = TDS_EXIT
+                return
+            except KernelPanic:
+                td.td_state = TDS_EXIT
+                raise
+            except Exception as exc:  # a bug: say which thread, keep the cause
+                td.td_state = TDS_EXIT
+                raise KernelThreadError(
+                    f"thread {td.td_name!r} (tid {td.td_tid}) raised {type(exc).__name__} at tick {self.ticks}: {exc}"
+                ) from exc
+            if req is YIELD:
+                if td.td_yield_tick != self.ticks:
+                    td.td_yield_tick = self.ticks
+                    td.td_yields = 0
+                td.td_yields += 1
+                if td.td_yields >= self._yield_limit:
+                    (self._knext if td.td_kernel else self._unext).append(td)   # out of CPU for this tick
+                    return
+                if td.td_kernel and not self._krunq:
+                    value = None                  # nobody else at kernel priority: carry on
+                    continue
+                (self._krunq if td.td_kernel else self._urunq).append(td)
+                return
+            break
         if type(req) is SleepRequest:
             if req.timo < 0:
                 raise KernelThreadError(f"thread {td.td_name!r}: tsleep with negative timeout {req.timo}")
@@ -322,28 +339,15 @@ class KernMixin:
             if req.timo:
                 self._seq += 1
                 heapq.heappush(self._timeouts, (self.ticks + req.timo, self._seq, td, td.td_sleepseq))
-            if td.td_proc is not None:
-                self._proc_slept(td.td_proc)
-        elif req is YIELD:
-            if td.td_yield_tick != self.ticks:
-                td.td_yield_tick = self.ticks
-                td.td_yields = 0
-            td.td_yields += 1
-            if td.td_yields >= self._yield_limit:
-                self._knext.append(td)
-            else:
-                (self._krunq if td.td_kernel else self._urunq).append(td)
         elif req is QUANTUM:
             self._unext.append(td)
         elif req is PREEMPT:
             self._urunq.appendleft(td)
         else:
+            td.td_state = TDS_EXIT
             raise KernelThreadError(
                 f"thread {td.td_name!r} yielded {req!r}; yield vm.tsleep(...), vm.lwkt_yield() or use 'yield from'"
             )
-
-    def _proc_slept(self, p: Any) -> None:  # overridden by ProcMixin
-        pass
 
     def sleeping_on(self, ident: Hashable) -> list[thread]:
         """Threads currently sleeping on ``ident`` (for tests and notebooks)."""

@@ -23,14 +23,17 @@ from typing import Any
 from .check import check_machine
 from .config import VMConfig, check_int
 from .constants import OBJT_NAMES, PQ_ACTIVE, PQ_CACHE, PQ_FREE, PQ_HOLD, PQ_INACTIVE, SSTAT_NAMES
+from .events import RecorderMixin
 from .kern import TDS_SLEEP, KernMixin
 from .oracle import OracleMixin
 from .pmap import PmapMixin
 from .proc import ProcMixin
 from .swap_pager import SwapPagerMixin
+from .sysctl import SysctlMixin
 from .vfs_bio import BioMixin
 from .vfs_sync import SyncerMixin
 from .vm_fault import VmFaultMixin
+from .vm_glue import VmGlueMixin
 from .vm_map import VmMapMixin
 from .vm_object import VmObjectMixin
 from .vm_page import VmPageMixin
@@ -58,6 +61,9 @@ class Machine(
     VmPagerMixin,
     VmFaultMixin,
     ProcMixin,
+    VmGlueMixin,
+    RecorderMixin,
+    SysctlMixin,
 ):
     """An emulated computer running the DragonFly VM system.
 
@@ -74,6 +80,7 @@ class Machine(
             config = config.replace(**kwargs)
         self.config = config
         self._init_kern()
+        self._init_recorder()
         self._init_pageout()
         self._init_oracle()
         self._init_pmap()
@@ -83,6 +90,9 @@ class Machine(
         self._init_swap()
         self._init_vnode()
         self._init_syncer()
+        self._init_vm_glue()
+        if config.pagedaemon:
+            self._start_pageout_daemons()
         self._init_proc()
 
     # -- running -----------------------------------------------------------------------------------
@@ -97,8 +107,8 @@ class Machine(
         if until is not None and seconds is not None:
             raise ValueError("give until (a tick) or seconds, not both")
         if seconds is not None:
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= 1e9:
-                raise ValueError(f"seconds must be a number between 0 and 1e9, got {seconds!r}")
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= 1e7:
+                raise ValueError(f"seconds must be a number between 0 and 10000000, got {seconds!r}")
             until = self.ticks + int(round(seconds * self.hz))
         elif until is not None:
             check_int(until, "until", 0, 1 << 62, " ticks")
@@ -106,9 +116,14 @@ class Machine(
                 raise ValueError(f"until must not be in the past: the machine is at tick {self.ticks}, got {until}")
         elif not self.user_procs():
             raise ValueError("nothing to run: spawn a process first, or give until= or seconds=")
+        else:
+            endless = [p for p in self.user_procs() if p.workload is not None and not p.workload.finite]
+            if endless:
+                p = endless[0]
+                raise ValueError(f"pid {p.p_pid} ({p.p_comm}) runs {p.workload!r}, which never ends: "
+                                 "give until= or seconds=")
         stall_limit = self.config.stall_seconds * self.hz
-        last_refs = self._user_refs()
-        last_progress = self.ticks
+        progress: dict[int, tuple[int, int]] = {}    # pid -> (refs, tick of last progress)
         while True:
             if until is not None:
                 if self.ticks >= until:
@@ -127,24 +142,32 @@ class Machine(
                     self.ticks = jump
             self._hardclock()
             self._run_tick()
-            if until is None:
-                refs = self._user_refs()
-                if refs != last_refs or self._users_idle():
-                    last_refs, last_progress = refs, self.ticks
-                elif self.ticks - last_progress > stall_limit:
-                    raise MachineStalled(self._stall_message(
-                        f"no process made a memory reference for {self.config.stall_seconds} simulated seconds"))
+            self._sample_stats()
+            if until is None and self._stalled(progress, stall_limit):
+                raise MachineStalled(self._stall_message(
+                    f"no running process made a memory reference for {self.config.stall_seconds} simulated seconds"))
 
-    def _user_refs(self) -> int:
-        return sum(p.p_refs for p in self.user_procs())
+    def _stalled(self, progress: dict[int, tuple[int, int]], limit: int) -> bool:
+        """True if every process that wants to run has made no reference for ``limit`` ticks.
 
-    def _users_idle(self) -> bool:
-        """True if some user process is in a voluntary sleep (an idle program is not stalled)."""
+        A process asleep by its own choice (an idle program, in "nanslp") is
+        not stuck and does not count.
+        """
+        now = self.ticks
+        stuck = False
         for p in self.user_procs():
             td = p.p_thread
-            if td is not None and td.td_state == TDS_SLEEP and td.td_wmesg == "nanslp":
-                return True
-        return False
+            idle = td is not None and td.td_state == TDS_SLEEP and td.td_wmesg == "nanslp"
+            last = progress.get(p.p_pid)
+            if idle or last is None or last[0] != p.p_refs:
+                progress[p.p_pid] = (p.p_refs, now)
+                if not idle:
+                    return False
+            elif now - last[1] <= limit:
+                return False
+            else:
+                stuck = True
+        return stuck
 
     def _stall_message(self, why: str) -> str:
         def state(p: Any) -> str:
@@ -203,7 +226,7 @@ class Machine(
                      "full": self.swap_pager_full, "almost_full": self.swap_pager_almost_full},
             "dmesg": self.dmesg(),
             "lost_writes": len(self.lost_writes),
-            "reads_checked": self.reads_checked,
+            "refs_checked": self.refs_checked,
         }
 
     def queue_counts(self) -> dict[str, int]:
@@ -223,6 +246,10 @@ class Machine(
         for q in self.vm_page_queues:
             if q.lcnt:
                 h.update(repr((q.index, [m.pfn for m in q])).encode())
+        # Every page's state, not only its place on the queues.
+        h.update(repr([(m.flags, m.act_count, m.dirty, m.valid, m.busy, m.hold_count, m.wire_count,
+                        -1 if m.object is None else m.object.id, m.pindex) for m in self.vm_page_array]).encode())
+        h.update(repr([(td.td_tid, td.td_state, td.td_wmesg) for td in self.allthreads]).encode())
         for obj in self.vm_objects():
             h.update(repr((obj.id, OBJT_NAMES[obj.type], sorted(obj.swblock.items()))).encode())
         for p in list(self.allproc.values()) + self.zombproc:

@@ -34,11 +34,12 @@ class OracleMixin:
 
     def _init_oracle(self) -> None:
         self.oracle_expected = np.zeros(1024, dtype=np.int64)
+        self.oracle_mv = memoryview(self.oracle_expected)
         self._oracle_used = 0
         self.write_seq = 0          # stamps of program writes are 1, 2, 3, ...
         self._file_stamp = 0        # initial file contents are -1, -2, -3, ...
         self.lost_writes: list[dict[str, Any]] = []
-        self.reads_checked = 0
+        self.refs_checked = 0
 
     def oracle_alloc(self, size: int, initial: np.ndarray | None = None) -> int:
         """Reserve ``size`` slots (one per object page); return the first slot index."""
@@ -51,6 +52,7 @@ class OracleMixin:
             grown = np.zeros(cap, dtype=np.int64)
             grown[:base] = self.oracle_expected[:base]
             self.oracle_expected = grown
+            self.oracle_mv = memoryview(grown)
         if initial is not None:
             self.oracle_expected[base:need] = initial
         self._oracle_used = need
@@ -74,8 +76,8 @@ class OracleMixin:
     def oracle_check_pagein(self, m: Any, where: str) -> None:
         """Check a page just filled from swap or a file against the oracle."""
         obj = m.object
-        exp = int(self.oracle_expected[obj.slot_base + m.pindex])
-        got = int(self.phys_stamp[m.pfn])
+        exp = self.oracle_mv[obj.slot_base + m.pindex]
+        got = self.phys_mv[m.pfn]
         if exp != got:
             self.oracle_report(where, obj, m.pindex, exp, got)
 

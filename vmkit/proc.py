@@ -25,7 +25,6 @@ import numpy as np
 
 from .config import check_int
 from .constants import (
-    P_LOWMEMKILL,
     P_SWAPPEDOUT,
     P_SYSTEM,
     P_WEXIT,
@@ -140,23 +139,26 @@ class ProcMixin:
             regions = [Anon(workload.npages, "heap")]
         rpt = self.config.refs_per_tick if refs_per_tick is None else check_int(
             refs_per_tick, "refs_per_tick", 1, 10_000_000)
-        p = self._proc_create(name, regions, workload, rpt, check_int(uid, "uid", 0, 65535))
+        check_int(uid, "uid", 0, 65535)
+        limit = None
         if rss_limit is not None:
-            pages = parse_size(rss_limit, "rss_limit", self.PAGE_SIZE)
-            check_int(pages, "rss_limit", 0, 1 << 40, " pages")
-            p.p_rlimit[RLIMIT_RSS] = [pages * self.PAGE_SIZE, pages * self.PAGE_SIZE]
+            limit = check_int(parse_size(rss_limit, "rss_limit", self.PAGE_SIZE), "rss_limit", 0, 1 << 40, " pages")
+        p = self._proc_create(name, regions, workload, rpt, uid)
+        if limit is not None:
+            p.p_rlimit[RLIMIT_RSS] = [limit * self.PAGE_SIZE, limit * self.PAGE_SIZE]
         return p
 
     def _proc_create(self, name: str, regions: list, workload: Workload, refs_per_tick: int, uid: int) -> proc:
+        plan = self.vmspace_plan(regions)      # validates the regions before anything is created
+        mapped = sum(n for _, n, _ in plan)
+        if workload.npages > mapped:
+            raise ValueError(
+                f"workload {workload!r} touches {workload.npages} pages but the regions map only {mapped}")
         pid = self._nextpid
         self._nextpid += 1
         p = proc(pid, name)
         p.p_uid = uid
         p.p_vmspace = self.vmspace_alloc(regions, p)
-        if workload.npages > p.p_vmspace.vm_npages:
-            raise ValueError(
-                f"workload {workload!r} touches {workload.npages} pages but the regions map only "
-                f"{p.p_vmspace.vm_npages}")
         workload.bind(np.random.default_rng([self.config.seed, pid]))
         p.workload = workload
         p.refs_per_tick = refs_per_tick
@@ -198,9 +200,6 @@ class ProcMixin:
         p.p_killed_why = why
         self.ksignal(p, SIGKILL)
 
-    def _proc_slept(self, p: proc) -> None:
-        pass
-
     def lwp_slptime(self, p: proc) -> int:
         """Seconds the process's thread has been asleep (0 if runnable)."""
         td = p.p_thread
@@ -233,8 +232,10 @@ class ProcMixin:
     def _user_main(self, p: proc) -> Generator:
         """The process's thread: run its workload at ``refs_per_tick`` references a tick until it ends."""
         wl = p.workload
-        pte = p.p_vmspace.vm_pmap.pm_pte
+        pte = p.p_vmspace.vm_pmap.pm_mv
         vpns = writes = None
+        vlist: list[int] = []
+        wlist: list[bool] = []
         pos = end = 0
         window = WINDOW_MIN
         while True:
@@ -254,12 +255,13 @@ class ProcMixin:
                         budget = p.refs_per_tick
                         continue
                     vpns, writes = chunk
-                    pos, end = 0, len(vpns)
+                    vlist, wlist = vpns.tolist(), writes.tolist()
+                    pos, end = 0, len(vlist)
                     if end == 0:
                         continue
-                v = int(vpns[pos])
-                w = bool(writes[pos])
-                e = int(pte[v])
+                v = vlist[pos]
+                w = wlist[pos]
+                e = pte[v]
                 if e < 0 or (w and not e & PG_RW):
                     yield from self.vm_fault(p, v, w)
                     pos += 1
@@ -275,8 +277,8 @@ class ProcMixin:
                 pos += k
                 budget -= k
                 window = min(window * 2, WINDOW_MAX) if k == n else max(WINDOW_MIN, 2 * k)
-            if p.p_flags & P_LOWMEMKILL and SIGKILL in p.p_siglist:
-                yield from self.exit1(p, SIGKILL)
+            # Back to user mode at the clock interrupt: a pending fatal signal ends the process.
+            if (yield from self._exit_if_signalled(p)):
                 return
             yield QUANTUM
 
@@ -312,7 +314,7 @@ class ProcMixin:
                 for i in np.flatnonzero(bad_reads & ~w)[:16].tolist():
                     m = self.vm_page_array[int(frames[i])]
                     self.oracle_report("read", m.object, m.pindex, int(exp[i]), int(got[i]), p.p_pid, int(v[i]))
-            self.reads_checked += k
+            self.refs_checked += k
         pt[v] = e | PG_A
         widx = np.flatnonzero(w)
         nw = widx.size

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .config import check_int
 from .constants import (
     MAXPHYS,
     OBJT_DEFAULT,
@@ -54,10 +55,12 @@ class SwapPagerMixin:
         nblocks = cfg.swap_pages
         self.swapdev = self.disk_create("swap", cfg.swap_read_latency, cfg.swap_write_latency, cfg.swap_bandwidth)
         self.swap_stamp = np.zeros(max(nblocks, 1), dtype=np.int64)
+        self.swap_mv = memoryview(self.swap_stamp)
         self.swap_nblocks = nblocks
         self._swap_free = np.zeros(max(nblocks, 1), dtype=bool)   # True = free; nothing free before swapon
         nstripes = (nblocks + SWB_DMMAX - 1) // SWB_DMMAX
-        self._stripe_free = np.zeros(max(nstripes, 1), dtype=np.int64)
+        self._stripe_free = [0] * max(nstripes, 1)                # free blocks per 64-block stripe
+        self._stripe_bits = [0] * max(nstripes, 1)                # bit i set: block stripe*64+i is free
         self._swap_rover = 0
         self.vm_swap_size = 0          # free swap pages
         self.vm_swap_max = 0
@@ -79,7 +82,9 @@ class SwapPagerMixin:
         """Add the swap disk's blocks to the free pool (``swapon``)."""
         self._swap_free[:nblocks] = True
         for s in range(len(self._stripe_free)):
-            self._stripe_free[s] = int(self._swap_free[s * SWB_DMMAX:(s + 1) * SWB_DMMAX].sum())
+            n = min(SWB_DMMAX, nblocks - s * SWB_DMMAX)
+            self._stripe_free[s] = n
+            self._stripe_bits[s] = (1 << n) - 1
         self.vm_swap_max += nblocks
         self.vm_swap_size += nblocks
         self._swap_watermarks()
@@ -109,40 +114,31 @@ class SwapPagerMixin:
                 self.swap_pager_almost_full = 0
 
     def inject_swap_alloc_failures(self, *, rate: float | None = None, next_allocs: int | None = None) -> None:
-        """Make swap-block allocation fail: a fraction of attempts, or the next N attempts."""
+        """Make swap-block allocation fail: a fraction of attempts, or the next N attempts.  All or nothing."""
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))
+                                 or not 0.0 <= rate <= 1.0):
+            raise ValueError(f"rate must be a number between 0.0 and 1.0, got {rate!r}")
+        if next_allocs is not None:
+            check_int(next_allocs, "next_allocs", 0, 1 << 30)
         if rate is not None:
-            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate <= 1.0:
-                raise ValueError(f"rate must be a number between 0.0 and 1.0, got {rate!r}")
             self.swap_alloc_fail_rate = float(rate)
         if next_allocs is not None:
-            if isinstance(next_allocs, bool) or not isinstance(next_allocs, int) or not 0 <= next_allocs <= 1 << 30:
-                raise ValueError(f"next_allocs must be an integer between 0 and {1 << 30}, got {next_allocs!r}")
-            self.swap_fail_next_allocs = next_allocs
+            self.swap_fail_next_allocs = int(next_allocs)
 
     def _swap_find_run(self, npages: int) -> int:
         """First run of ``npages`` free blocks inside one stripe, from the rover; SWAPBLK_NONE if none."""
         nstripes = len(self._stripe_free)
-        free = self._swap_free
+        free, bits = self._stripe_free, self._stripe_bits
         for k in range(nstripes):
             s = (self._swap_rover + k) % nstripes
-            if self._stripe_free[s] < npages:
+            if free[s] < npages:
                 continue
-            lo = s * SWB_DMMAX
-            hi = min(lo + SWB_DMMAX, self.swap_nblocks)
-            seg = free[lo:hi]
-            if npages == 1:
-                idx = np.flatnonzero(seg)
-                if idx.size:
-                    self._swap_rover = s
-                    return lo + int(idx[0])
-                continue
-            if hi - lo < npages:
-                continue
-            win = np.lib.stride_tricks.sliding_window_view(seg, npages).all(axis=1)
-            idx = np.flatnonzero(win)
-            if idx.size:
+            y = bits[s]
+            for _ in range(npages - 1):     # y keeps the bits that start a run of npages free blocks
+                y &= y >> 1
+            if y:
                 self._swap_rover = s
-                return lo + int(idx[0])
+                return s * SWB_DMMAX + (y & -y).bit_length() - 1
         return SWAPBLK_NONE
 
     def swp_pager_getswapspace(self, npages: int) -> int:
@@ -165,7 +161,9 @@ class SwapPagerMixin:
             self.swap_pager_almost_full = 1
             return SWAPBLK_NONE
         self._swap_free[blk:blk + npages] = False
-        self._stripe_free[blk // SWB_DMMAX] -= npages
+        s = blk // SWB_DMMAX
+        self._stripe_free[s] -= npages
+        self._stripe_bits[s] &= ~(((1 << npages) - 1) << (blk - s * SWB_DMMAX))
         self.vm_swap_size -= npages
         self.swp_sizecheck()
         return blk
@@ -176,7 +174,9 @@ class SwapPagerMixin:
             self.panic(f"swp_pager_freeswapspace: freeing free swap block(s) at {blk}")
         self._swap_free[blk:blk + npages] = True
         for b in range(blk, blk + npages):
-            self._stripe_free[b // SWB_DMMAX] += 1
+            s = b // SWB_DMMAX
+            self._stripe_free[s] += 1
+            self._stripe_bits[s] |= 1 << (b - s * SWB_DMMAX)
         self.vm_swap_size += npages
         self.swp_sizecheck()
 
@@ -257,7 +257,8 @@ class SwapPagerMixin:
             bp.b_object = obj
             bp.b_pager_flags = flags | (VM_PAGER_PUT_SYNC if sync else 0)
             # The disk copies the frames now: later changes must not reach this block.
-            bp.b_data = self.phys_stamp[[p.pfn for p in pages]].copy()
+            phys = self.phys_mv
+            bp.b_data = [phys[p.pfn] for p in pages]
             bp.b_iodone = self.swp_pager_async_iodone
             self.cnt.v_swapout += 1
             self.cnt.v_swappgsout += n
@@ -274,7 +275,9 @@ class SwapPagerMixin:
         obj = bp.b_object
         error = bp.b_flags & B_ERROR
         if not error:
-            self.swap_stamp[bp.b_blkno:bp.b_blkno + bp.b_npages] = bp.b_data
+            swap = self.swap_mv
+            for i, stamp in enumerate(bp.b_data):
+                swap[bp.b_blkno + i] = stamp
         for m in bp.b_pages:
             yield from self.vm_page_busy_wait(m, False, "swadpg")
             if error:
@@ -317,7 +320,7 @@ class SwapPagerMixin:
         m.flags &= ~PG_SWAPINPROG
         if error:
             return VM_PAGER_ERROR
-        self.phys_stamp[m.pfn] = self.swap_stamp[blk]
+        self.phys_mv[m.pfn] = self.swap_mv[blk]
         m.valid = VM_PAGE_BITS_ALL
         m.dirty = 0
         m.flags |= PG_SWAPPED

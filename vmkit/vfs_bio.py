@@ -17,6 +17,7 @@ or writes drawn from the machine's fault stream, or the next N I/Os failing.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Generator
 from typing import Any
@@ -52,7 +53,7 @@ class buf:
         self.b_object: Any = None
         self.b_pager_flags = 0
         self.b_rtvals: list | None = None
-        self.b_data: np.ndarray | None = None
+        self.b_data: list[int] | None = None      # the stamps a write carries
 
     @property
     def b_npages(self) -> int:
@@ -85,16 +86,18 @@ class disk:
 
     def inject(self, *, write_error_rate: float | None = None, read_error_rate: float | None = None,
                fail_next_writes: int | None = None, fail_next_reads: int | None = None) -> None:
-        """Make future I/Os fail: a fraction of them (0-1), or the next N of them."""
+        """Make future I/Os fail: a fraction of them (0-1), or the next N of them.  All or nothing."""
+        new = {}
         for name, val in (("write_error_rate", write_error_rate), ("read_error_rate", read_error_rate)):
             if val is not None:
                 if isinstance(val, bool) or not isinstance(val, (int, float)) or not 0.0 <= float(val) <= 1.0:
                     raise ValueError(f"{name} must be a number between 0.0 and 1.0, got {val!r}")
-                setattr(self, name, float(val))
-        if fail_next_writes is not None:
-            self.fail_next_writes = check_int(fail_next_writes, "fail_next_writes", 0, 1 << 30)
-        if fail_next_reads is not None:
-            self.fail_next_reads = check_int(fail_next_reads, "fail_next_reads", 0, 1 << 30)
+                new[name] = float(val)
+        for name, val in (("fail_next_writes", fail_next_writes), ("fail_next_reads", fail_next_reads)):
+            if val is not None:
+                new[name] = check_int(val, name, 0, 1 << 30)
+        for name, val in new.items():
+            setattr(self, name, val)
 
     def decide(self, cmd: int) -> int:
         """Draw the outcome of an I/O now: 0, or EIO (counted as an error)."""
@@ -148,7 +151,7 @@ class BioMixin:
         if dev.bandwidth:
             start = max(float(now), dev.busy_until)
             dev.busy_until = start + n / dev.bandwidth
-            done = int(np.ceil(dev.busy_until)) + latency
+            done = math.ceil(dev.busy_until) + latency
         else:
             done = now + latency
         if bp.b_cmd == BIO_READ:

@@ -105,7 +105,10 @@ class VmFaultMixin:
                 self.cnt.v_zfod += 1
                 p.p_minflt += 1
             break
-        # m is busied and valid.
+        # m is busied and valid.  A writeable mapping lets the program dirty
+        # the page behind the VM's back: mark the object as maybe dirty now.
+        if entry.protection & VM_PROT_WRITE:
+            self.vm_object_set_writeable_dirty(obj)
         if write:
             self.vm_page_dirty(m)
             if m.flags & PG_SWAPPED:
@@ -118,17 +121,21 @@ class VmFaultMixin:
         return KERN_SUCCESS
 
     def _complete_access(self, p: proc, vpn: int, pfn: int, write: bool) -> None:
-        """Do the faulting access itself: check a read against the oracle, or store a new stamp."""
-        slot = int(p.p_vmspace.vm_slot[vpn])
-        if write:
-            self.write_seq += 1
-            self.phys_stamp[pfn] = self.write_seq
-            self.oracle_expected[slot] = self.write_seq
-        elif self.config.check_reads:
-            exp = int(self.oracle_expected[slot])
-            got = int(self.phys_stamp[pfn])
-            self.reads_checked += 1
+        """Do the faulting access itself: check the page against the oracle, then store a write's stamp.
+
+        As on the resident path, every reference first checks that the page
+        holds the last value written to it.
+        """
+        slot = p.p_vmspace.vm_slot_mv[vpn]
+        if self.config.check_reads:
+            exp = self.oracle_mv[slot]
+            got = self.phys_mv[pfn]
+            self.refs_checked += 1
             if exp != got:
                 m = self.vm_page_array[pfn]
                 self.oracle_report("read", m.object, m.pindex, exp, got, p.p_pid, vpn)
+        if write:
+            self.write_seq += 1
+            self.phys_mv[pfn] = self.write_seq
+            self.oracle_mv[slot] = self.write_seq
         p.p_refs += 1

@@ -93,22 +93,24 @@ class vm_map:
 class vmspace:
     """``struct vmspace``: the map, the page table, and the oracle slot of every virtual page."""
 
-    __slots__ = ("vm_map", "vm_pmap", "vm_slot", "vm_npages")
+    __slots__ = ("vm_map", "vm_pmap", "vm_slot", "vm_slot_mv", "vm_npages")
 
     def __init__(self, vmap: vm_map, pm: pmap, slots: np.ndarray) -> None:
         self.vm_map = vmap
         self.vm_pmap = pm
         self.vm_slot = slots
+        self.vm_slot_mv = memoryview(slots)
         self.vm_npages = len(slots)
 
 
 class VmMapMixin:
     """Address-space construction and accounting of a :class:`~vmkit.machine.Machine`."""
 
-    def vmspace_alloc(self, regions: list, proc: Any = None) -> vmspace:
-        """Build an address space from ``regions`` (:class:`Anon` / :class:`MapFile`), laid out from page 0."""
-        if not regions:
-            raise ValueError("regions must list at least one region (Anon(pages) or MapFile(file))")
+    def vmspace_plan(self, regions: list) -> list[tuple[int, int, Any]]:
+        """Check ``regions`` and lay them out: ``[(first page, pages, region), ...]``.  Creates nothing."""
+        if not isinstance(regions, (list, tuple)) or not regions:
+            raise ValueError(
+                f"regions must be a non-empty list of Anon(pages) / MapFile(file) regions, got {regions!r}")
         plan = []
         start = 0
         for i, r in enumerate(regions):
@@ -116,7 +118,12 @@ class VmMapMixin:
                 n = check_int(r.pages, f"regions[{i}].pages", 1, 1 << 26)
                 plan.append((start, n, r))
             elif isinstance(r, MapFile):
-                vp = r.file if not isinstance(r.file, str) else self.vfs_lookup(r.file)
+                if isinstance(r.file, str):
+                    vp = self.vfs_lookup(r.file)
+                elif getattr(r.file, "v_name", None) is not None and self.vnodes.get(r.file.v_name) is r.file:
+                    vp = r.file
+                else:
+                    raise ValueError(f"regions[{i}].file must be the name of a file of this machine, got {r.file!r}")
                 off = check_int(r.offset, f"regions[{i}].offset", 0, vp.v_size - 1)
                 n = vp.v_size - off if r.pages is None else check_int(
                     r.pages, f"regions[{i}].pages", 1, vp.v_size - off)
@@ -124,9 +131,15 @@ class VmMapMixin:
             else:
                 raise ValueError(f"regions[{i}] must be Anon(pages) or MapFile(file), got {r!r}")
             start += n
+        if start > 1 << 27:
+            raise ValueError(f"an address space may have at most {1 << 27} pages, got {start}")
+        return plan
+
+    def vmspace_alloc(self, regions: list, proc: Any = None) -> vmspace:
+        """Build an address space from ``regions`` (:class:`Anon` / :class:`MapFile`), laid out from page 0."""
+        plan = self.vmspace_plan(regions)
+        start = sum(n for _, n, _ in plan)
         npages = start
-        if npages > 1 << 27:
-            raise ValueError(f"an address space may have at most {1 << 27} pages, got {npages}")
         pm = self.pmap_create(npages, proc)
         vmap = vm_map(pm)
         slots = np.empty(npages, dtype=np.int64)

@@ -258,7 +258,6 @@ class VmPageMixin:
         self.vm_page_queues = queues
         self.vm_swapcache_inactive_heuristic = 0
         self.vm_pages_waiting = 0
-        self.vm_page_free_hysteresis = 16
         npages = cfg.ram_pages
         shift = cfg.page_shift
         mask = L2 - 1

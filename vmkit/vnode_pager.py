@@ -91,7 +91,7 @@ class VnodePagerMixin:
             raise ValueError(f"file name must be a non-empty string, got {name!r}")
         if name in self.vnodes:
             raise ValueError(f"file {name!r} already exists")
-        check_int(npages, "file pages", 1, 1 << 26)
+        check_int(npages, "npages", 1, 1 << 26)
         vp = vnode(self._next_vnode_id, name, npages, self.vnode_lk_timo)
         self._next_vnode_id += 1
         vp.v_data[:] = self.new_file_contents(npages)
@@ -144,12 +144,15 @@ class VnodePagerMixin:
         """Have a kernel thread take ``vp``'s lock ``start`` ticks from now and hold it for ``ticks`` ticks."""
         if isinstance(vp, str):
             vp = self.vfs_lookup(vp)
+        elif not isinstance(vp, vnode) or self.vnodes.get(vp.v_name) is not vp:
+            raise ValueError(f"vp must be the name or vnode of a file of this machine, got {vp!r}")
         check_int(ticks, "ticks", 1, 1 << 40)
         check_int(start, "start", 0, 1 << 40)
+        target = self.ticks + start
 
         def holder() -> Generator:
-            if start:
-                yield self.tsleep(("vnlock-start", vp.v_id), 0, "vnwait", start)
+            if target > self.ticks:
+                yield self.tsleep(("vnlock-start", vp.v_id), 0, "vnwait", target - self.ticks)
             error = yield from self.vget(vp, 0)
             if error:
                 return
@@ -184,7 +187,8 @@ class VnodePagerMixin:
         pages = [m[i] for i in inrange]
         bp = buf(BIO_WRITE, pages, pages[0].pindex, self.filedev)
         bp.b_object = obj
-        bp.b_data = self.phys_stamp[[p.pfn for p in pages]].copy()
+        phys = self.phys_mv
+        bp.b_data = [phys[p.pfn] for p in pages]
         self.cnt.v_vnodeout += 1
         self.cnt.v_vnodepgsout += len(pages)
         if sync:
@@ -195,12 +199,15 @@ class VnodePagerMixin:
             # writes it behind.  The disk's verdict is drawn now, so a failed
             # write leaves the pages dirty instead of being discovered later.
             error = self.filedev.decide(BIO_WRITE)
-            if not error:
+            if error:
+                self.filedev.writes += 1          # attempted, and failed
+            else:
                 bp.b_flags |= B_ASYNC | B_DECIDED
                 self.vn_strategy(bp)
         if error:
             return
-        vp.v_data[[p.pindex for p in pages]] = bp.b_data
+        for p, stamp in zip(pages, bp.b_data, strict=True):
+            vp.v_data[p.pindex] = stamp
         for i in inrange:
             rtvals[i] = VM_PAGER_OK
             self.vm_page_undirty(m[i])
@@ -218,7 +225,7 @@ class VnodePagerMixin:
         error = yield from self.biowait(bp, "vnread")
         if error:
             return VM_PAGER_ERROR
-        self.phys_stamp[m.pfn] = vp.v_data[m.pindex]
+        self.phys_mv[m.pfn] = int(vp.v_data[m.pindex])
         m.valid = VM_PAGE_BITS_ALL
         m.dirty = 0
         return VM_PAGER_OK

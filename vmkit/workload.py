@@ -29,9 +29,14 @@ def _check_fraction(value: float, field: str) -> float:
 
 
 class Workload:
-    """Base class: ``npages`` is the size of the address space the workload touches."""
+    """Base class: ``npages`` is the size of the address space the workload touches.
+
+    ``finite`` is False for a workload that never ends on its own (it runs
+    until its process is killed or the machine stops).
+    """
 
     name = "workload"
+    finite = True
 
     def __init__(self, npages: int) -> None:
         self.npages = check_int(npages, "pages", 1, 1 << 26)
@@ -81,16 +86,25 @@ class Refs(Workload):
 
     def __init__(self, refs, writes=None) -> None:
         if writes is None:
-            pairs = list(refs)
-            vpns = np.array([int(v) for v, _ in pairs], dtype=np.int64)
-            wr = np.array([bool(w) for _, w in pairs], dtype=bool)
+            try:
+                pairs = [(v, w) for v, w in refs]
+            except (TypeError, ValueError):
+                raise ValueError("refs must be a list of (vpn, write) pairs, or give writes= as well") from None
+            raw_v = [v for v, _ in pairs]
+            raw_w = [w for _, w in pairs]
         else:
-            vpns = np.asarray(refs, dtype=np.int64)
-            wr = np.asarray(writes, dtype=bool)
-        if vpns.ndim != 1 or wr.shape != vpns.shape:
-            raise ValueError("refs and writes must be one-dimensional and of the same length")
-        if vpns.size and vpns.min() < 0:
-            raise ValueError(f"virtual pages must be >= 0, got {int(vpns.min())}")
+            raw_v, raw_w = list(refs), list(writes)
+        for i, v in enumerate(raw_v):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < 1 << 26:
+                raise ValueError(f"refs must hold virtual pages, integers from 0 to {(1 << 26) - 1}; "
+                                 f"refs[{i}] is {v!r}")
+        if len(raw_w) != len(raw_v):
+            raise ValueError(f"writes must have one flag per reference: {len(raw_v)} refs, {len(raw_w)} writes")
+        for i, w in enumerate(raw_w):
+            if not isinstance(w, (bool, np.bool_)) and not (isinstance(w, (int, np.integer)) and w in (0, 1)):
+                raise ValueError(f"writes must hold True/False (or 1/0) for each reference; writes[{i}] is {w!r}")
+        vpns = np.array(raw_v, dtype=np.int64)
+        wr = np.array([bool(w) for w in raw_w], dtype=bool)
         super().__init__(int(vpns.max()) + 1 if vpns.size else 1)
         self._v, self._w, self._pos = vpns, wr, 0
 
@@ -110,6 +124,7 @@ class Sequential(Workload):
     def __init__(self, pages: int, passes: int = 1, writes: float = 0.0) -> None:
         super().__init__(pages)
         self.passes = check_int(passes, "passes", 0, 1 << 30)
+        self.finite = self.passes > 0
         self.writes = _check_fraction(writes, "writes")
         self._done = 0
         self._pos = 0
@@ -194,6 +209,7 @@ class IdleDaemon(Workload):
         self.touch = check_int(touch, "touch", 1, self.npages)
         self.period = check_int(period, "period", 1, 1 << 40)
         self.writes = _check_fraction(writes, "writes")
+        self.finite = False
         self._started = False
         self._sleep_next = False
 
@@ -241,6 +257,7 @@ class Script(Workload):
                 top = max(top, int(vpns.max()) + 1)
         super().__init__(max(top, 1))
         self.linger = bool(linger)
+        self.finite = not self.linger
         self._steps = parsed
         self._i = 0
 

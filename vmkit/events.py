@@ -1,0 +1,122 @@
+"""Recording: the daemon's event log and the per-tick time series.
+
+* Every decision the daemon makes about a page appends one event: tick,
+  thread, seed function, page (frame number), object type, queue before,
+  queue after, action, reason (and the page's act_count).
+  ``machine.events()`` returns them as a pandas DataFrame.  Events are kept
+  in per-column Python lists, so recording costs a few list appends per
+  decision; ``machine.record_events = False`` switches it off.
+* Every tick, ``machine.timeseries()`` gets one row of queue sizes,
+  thresholds, swap use and counters (``machine.record_stats`` switches it
+  off; ``stats_every`` thins it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .constants import OBJT_NAMES, PQ_NAMES, PQ_NONE
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .vm_page import vm_page
+
+EVENT_COLUMNS = ("tick", "thread", "function", "page", "object", "queue_before", "queue_after",
+                 "action", "reason", "act_count")
+
+TIMESERIES_COLUMNS = (
+    "tick", "free", "cache", "inactive", "active", "wired",
+    "v_free_min", "v_free_reserved", "v_free_severe", "v_free_target", "v_cache_min", "v_inactive_target",
+    "paging_target", "swap_used", "swap_total", "faults", "pdwakeups", "pdpages", "swap_pages_out",
+    "swap_pages_in", "vnode_pages_out", "vnode_pages_in", "reactivated", "vm_pages_needed", "procs",
+)
+
+
+def queue_name(m: vm_page) -> str:
+    """The base queue of ``m`` as a name: FREE, CACHE, INACTIVE, ACTIVE, HOLD or NONE."""
+    return "NONE" if m.queue == PQ_NONE else PQ_NAMES.get(m.queue - m.pc, str(m.queue))
+
+
+class RecorderMixin:
+    """Event log and time series of a :class:`~vmkit.machine.Machine`."""
+
+    def _init_recorder(self) -> None:
+        self.record_events = True
+        self.record_stats = True
+        self.stats_every = 1
+        self._ev_rows: list[tuple] = []
+        self._ts_rows: list[tuple] = []
+
+    def _ev(self, function: str, m: vm_page | None, qbefore: int, action: str, reason: str) -> None:
+        """Append one daemon decision.  ``qbefore`` is ``m.queue - m.pc`` when the decision began.
+
+        Kept cheap (one tuple append): names are looked up in :meth:`events`.
+        """
+        if not self.record_events:
+            return
+        if m is None:
+            self._ev_rows.append((self.ticks, self.curthread, function, -1, -1, qbefore, -1, action, reason, -1))
+        else:
+            obj = m.object
+            self._ev_rows.append((self.ticks, self.curthread, function, m.pfn, -1 if obj is None else obj.type,
+                                  qbefore, m.queue - m.pc, action, reason, m.act_count))
+
+    def events(self) -> pd.DataFrame:
+        """The event log as a DataFrame with columns ``EVENT_COLUMNS`` (one row per decision).
+
+        ``queue_before``/``queue_after`` are FREE, CACHE, INACTIVE, ACTIVE,
+        HOLD or NONE; ``object`` is the object type (DEFAULT, SWAP, VNODE).
+        """
+        import pandas as pd
+
+        def qname(b: int) -> str:
+            return PQ_NAMES.get(b, "NONE") if b > 0 else ("" if b == -1 else "NONE")
+
+        rows = self._ev_rows
+        data = {
+            "tick": [r[0] for r in rows],
+            "thread": [r[1].td_name if r[1] is not None else "-" for r in rows],
+            "function": [r[2] for r in rows],
+            "page": [r[3] for r in rows],
+            "object": [OBJT_NAMES.get(r[4], "") for r in rows],
+            "queue_before": [qname(r[5]) for r in rows],
+            "queue_after": [qname(r[6]) if r[3] >= 0 else "" for r in rows],
+            "action": [r[7] for r in rows],
+            "reason": [r[8] for r in rows],
+            "act_count": [r[9] for r in rows],
+        }
+        df = pd.DataFrame(data, columns=list(EVENT_COLUMNS))
+        for c in ("thread", "function", "object", "queue_before", "queue_after", "action"):
+            df[c] = df[c].astype("category")
+        return df
+
+    def event_count(self) -> int:
+        return len(self._ev_rows)
+
+    def clear_events(self) -> None:
+        self._ev_rows.clear()
+
+    def _sample_stats(self) -> None:
+        if not self.record_stats or self.ticks % self.stats_every:
+            return
+        vs = self.vmstats
+        cnt = self.cnt
+        self._ts_rows.append((
+            self.ticks, vs.v_free_count, vs.v_cache_count, vs.v_inactive_count, vs.v_active_count,
+            vs.v_wire_count, vs.v_free_min, vs.v_free_reserved, vs.v_free_severe, vs.v_free_target,
+            vs.v_cache_min, vs.v_inactive_target, self.vm_paging_target(),
+            self.vm_swap_max - self.vm_swap_size, self.vm_swap_max, cnt.v_vm_faults, cnt.v_pdwakeups,
+            cnt.v_pdpages, cnt.v_swappgsout, cnt.v_swappgsin, cnt.v_vnodepgsout, cnt.v_vnodepgsin,
+            cnt.v_reactivated, self.vm_pages_needed, len(self.allproc),
+        ))
+
+    def timeseries(self) -> pd.DataFrame:
+        """Queue sizes, thresholds, swap use and cumulative counters, one row per sampled tick."""
+        import pandas as pd
+
+        return pd.DataFrame(self._ts_rows, columns=list(TIMESERIES_COLUMNS))
+
+    def kill_events(self) -> list[dict[str, Any]]:
+        """Processes killed by the OOM killer: pid, name, size in pages, tick."""
+        return list(self.oom_kills)
