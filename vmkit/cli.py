@@ -72,13 +72,69 @@ def cmd_machine(args: argparse.Namespace) -> int:
 
 
 # Machine settings are named after VMConfig fields; on the command line they are options.
-_OPTION_OF_FIELD = {"ram": "--memory", "swap": "--swap", "page_size": "--page-size", "ncpus": "--ncpus",
-                    "hz": "--hz", "pq_l2_size": "--pq-l2-size", "seed": "--seed", "seconds": "--seconds"}
+_OPTION_OF_FIELD = {"ram": "--memory", "pages": "--pages", "swap": "--swap", "page_size": "--page-size",
+                    "ncpus": "--ncpus", "hz": "--hz", "pq_l2_size": "--pq-l2-size", "seed": "--seed",
+                    "seconds": "--seconds"}
 
 
 def _option_names(message: str) -> str:
     field, _, rest = message.partition(" ")
     return f"{_OPTION_OF_FIELD[field]} {rest}" if field in _OPTION_OF_FIELD else message
+
+
+def cmd_sysctl(args: argparse.Namespace) -> int:
+    """Print every tunable and every threshold the daemon computes at start-up, as sysctl(8) does."""
+    from .machine import Machine
+
+    if args.pages is not None and args.memory is not None:
+        raise ValueError("give --pages or --memory, not both")
+    ram = args.pages if args.pages is not None else (args.memory or "64M")
+    # A freshly booted machine: every page free when the daemon starts.
+    vm = Machine(ram=ram, swap=args.swap, ncpus=args.ncpus, hz=args.hz, boot_userland=False)
+    vm.run(until=1)
+    values = vm.sysctl_all()
+    if args.json:
+        print(json.dumps(values, indent=2))
+    else:
+        for name, value in values.items():
+            print(f"{name}: {value}")
+    return 0
+
+
+def cmd_scenario(args: argparse.Namespace) -> int:
+    """Run a built-in scenario and print its summary (and write its event log)."""
+    from .scenarios import SCENARIOS, run_scenario
+
+    if args.list or not args.name:
+        for name, (desc, _) in SCENARIOS.items():
+            print(f"{name:<16} {desc}")
+        return 0
+    res = run_scenario(args.name, args.seed)
+    if args.events:
+        res.machine.events().to_csv(args.events, index=False)
+    s = res.summary
+    if args.json:
+        print(json.dumps(s, indent=2, default=str))
+        return 0
+    print(f"scenario {s['scenario']}: {s['description']}")
+    print(f"simulated {s['seconds']:.2f} s ({s['ticks']} ticks) in {s['host_seconds']:.2f} s; seed {s['seed']}")
+    print(f"references {s['references']}, faults {s['faults']}, swap writes {s['swap_writes']} "
+          f"({s['swap_pages_written']} pages), laundered {s['laundered']}, reactivated {s['reactivated']}, "
+          f"lost writes {s['lost_writes']}")
+    for k, v in s["mechanism"].items():
+        print(f"  {k}: {v}")
+    for k in s["killed"]:
+        print(f"  killed pid {k['pid']} ({k['name']}), {k['size_pages']} pages, at tick {k['tick']}")
+    if s["dmesg"]:
+        print("dmesg:")
+        lines = s["dmesg"]
+        for line in lines[:12]:
+            print(f"  {line}")
+        if len(lines) > 12:
+            print(f"  ... {len(lines) - 12} more lines")
+    if args.events:
+        print(f"event log: {args.events} ({s['events']} events)")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,6 +146,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seconds", type=float, default=0.0, help="run this many simulated seconds first")
     sp.add_argument("--json", action="store_true", help="print JSON")
     sp.set_defaults(func=cmd_machine)
+
+    sp = sub.add_parser("sysctl", help="print the tunables and the thresholds the daemon computes at start-up")
+    sp.add_argument("--pages", type=int, default=None, help="RAM in pages")
+    sp.add_argument("--memory", default=None, help="RAM with a unit, e.g. 16M (default 64M)")
+    sp.add_argument("--swap", default="128M", help="swap size (default 128M)")
+    sp.add_argument("--ncpus", type=int, default=1, help="CPUs (default 1)")
+    sp.add_argument("--hz", type=int, default=100, help="clock ticks per second (default 100)")
+    sp.add_argument("--json", action="store_true", help="print one JSON object")
+    sp.set_defaults(func=cmd_sysctl)
+
+    sp = sub.add_parser("scenario", help="run a built-in scenario (--list to see them)")
+    sp.add_argument("name", nargs="?", help="scenario name")
+    sp.add_argument("--list", action="store_true", help="list the scenarios")
+    sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sp.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sp.add_argument("--events", metavar="FILE.csv", help="write the event log as CSV")
+    sp.set_defaults(func=cmd_scenario)
     return parser
 
 

@@ -47,6 +47,7 @@ class RecorderMixin:
         self.stats_every = 1
         self._ev_rows: list[tuple] = []
         self._ts_rows: list[tuple] = []
+        self._rss_rows: list[tuple] = []
 
     def _ev(self, function: str, m: vm_page | None, qbefore: int, action: str, reason: str) -> None:
         """Append one daemon decision.  ``qbefore`` is ``m.queue - m.pc`` when the decision began.
@@ -110,12 +111,25 @@ class RecorderMixin:
             cnt.v_pdpages, cnt.v_swappgsout, cnt.v_swappgsin, cnt.v_vnodepgsout, cnt.v_vnodepgsin,
             cnt.v_reactivated, self.vm_pages_needed, len(self.allproc),
         ))
+        first = self.config.first_user_pid
+        for pid, p in self.allproc.items():
+            if pid >= first:
+                self._rss_rows.append((self.ticks, pid, p.p_comm, p.rss_pages, p.p_rlimit[5][0] // self.PAGE_SIZE))
 
     def timeseries(self) -> pd.DataFrame:
         """Queue sizes, thresholds, swap use and cumulative counters, one row per sampled tick."""
         import pandas as pd
 
         return pd.DataFrame(self._ts_rows, columns=list(TIMESERIES_COLUMNS))
+
+    def rss_timeseries(self) -> pd.DataFrame:
+        """Resident pages of every spawned process, one row per process per sampled tick.
+
+        Columns: tick, pid, name, rss_pages, rss_limit_pages (huge when unlimited).
+        """
+        import pandas as pd
+
+        return pd.DataFrame(self._rss_rows, columns=["tick", "pid", "name", "rss_pages", "rss_limit_pages"])
 
     def kill_events(self) -> list[dict[str, Any]]:
         """Processes killed by the OOM killer: pid, name, size in pages, tick."""

@@ -42,6 +42,8 @@ from .constants import (
 )
 from .vfs_bio import B_ASYNC, B_ERROR, BIO_READ, BIO_WRITE, buf
 
+NSW_WCOUNT_ASYNC = "nsw_wcount_async"
+
 if TYPE_CHECKING:  # pragma: no cover
     from .vm_object import vm_object
     from .vm_page import vm_page
@@ -72,6 +74,7 @@ class SwapPagerMixin:
         self.nsw_cluster_max = min(MAXPHYS // cfg.page_size, SWB_NPAGES)
         self.swap_user_async = 0       # vm.swap_user_async (facts §6)
         self.swap_async_max = 4        # vm.swap_async_max (facts §6)
+        self.nsw_wcount_async = 4      # free async write buffers (getpbuf_kva(&nsw_wcount_async))
         self.swap_alloc_fail_rate = 0.0
         self.swap_fail_next_allocs = 0
         if nblocks:
@@ -89,6 +92,12 @@ class SwapPagerMixin:
         self.vm_swap_size += nblocks
         self._swap_watermarks()
         self.swp_sizecheck()
+
+    def _sysctl_set_swap_async_max(self, value: int) -> None:
+        """vm.swap_async_max: change the number of async write buffers, waking writers if it grew."""
+        self.nsw_wcount_async += value - self.swap_async_max
+        self.swap_async_max = value
+        self.wakeup(NSW_WCOUNT_ASYNC)
 
     def _swap_watermarks(self) -> None:
         if self.vm_swap_max:
@@ -253,6 +262,13 @@ class SwapPagerMixin:
                     self.vm_page_dirty(mreq)
                 rtvals[i + j] = VM_PAGER_PEND
                 mreq.flags |= PG_SWAPINPROG
+            if not sync:
+                # An asynchronous write needs one of vm.swap_async_max write
+                # buffers; the pageout daemon sleeps here while the disk is
+                # behind, which paces laundering to the disk's speed.
+                while self.nsw_wcount_async <= 0:
+                    yield self.tsleep(NSW_WCOUNT_ASYNC, 0, "swbufa", 0)
+                self.nsw_wcount_async -= 1
             bp = buf(BIO_WRITE, list(pages), blk, self.swapdev)
             bp.b_object = obj
             bp.b_pager_flags = flags | (VM_PAGER_PUT_SYNC if sync else 0)
@@ -303,6 +319,9 @@ class SwapPagerMixin:
             else:
                 self.vm_page_wakeup(m)
         self.vm_object_pip_wakeupn(obj, bp.b_npages)
+        if bp.b_flags & B_ASYNC:
+            self.nsw_wcount_async += 1
+            self.wakeup(NSW_WCOUNT_ASYNC)
 
     # -- page-in -----------------------------------------------------------------------------------
     def swap_pager_getpage(self, obj: vm_object, m: vm_page) -> Generator:

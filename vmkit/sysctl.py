@@ -92,7 +92,7 @@ SYSCTLS: tuple[SysctlEntry, ...] = (
                 "Guaranteed process resident time (sec)", hi=86400, source="vm_glue.c"),
     SysctlEntry("vm.swap_idle_threshold2", "swap_idle_threshold2", 60,
                 "Time before a process will be swapped out (sec)", hi=86400, source="vm_glue.c"),
-    SysctlEntry("vm.swap_async_max", "swap_async_max", 4, "Maximum running async swap ops", hi=1024,
+    SysctlEntry("vm.swap_async_max", "swap_async_max", 4, "Maximum running async swap ops", lo=1, hi=1024,
                 source="swap_pager.c"),
     SysctlEntry("vm.swap_user_async", "swap_user_async", 0, "Allow async user swap write I/O", hi=1,
                 source="swap_pager.c"),
@@ -149,7 +149,10 @@ class SysctlMixin:
         hi = self.vmstats.v_page_count if e.hi == "pages" else e.hi
         if isinstance(value, bool) or not isinstance(value, int) or not e.lo <= value <= hi:
             raise ValueError(f"{name} must be an integer between {e.lo} and {hi}, got {value!r}")
-        if e.attr.startswith("vmstats."):
+        hook = getattr(self, f"_sysctl_set_{e.attr}", None)
+        if hook is not None:          # a tunable whose change needs more than a store
+            hook(int(value))
+        elif e.attr.startswith("vmstats."):
             setattr(self.vmstats, e.attr[8:], int(value))
         else:
             setattr(self, e.attr, int(value))

@@ -468,6 +468,7 @@ class PageoutMixin:
             # likely on a vnode: it must not touch vnode-backed pages.
             if isep and m.object is not None and m.object.type == OBJT_VNODE:
                 self.vm_page_wakeup(m)
+                self._ev("vm_pageout_scan_inactive", m, PQ_INACTIVE, "skip", "vnode page: emergency pager skips it")
                 yield self.lwkt_yield()
                 continue
             count = yield from self.vm_pageout_page(m, max_launder, vnodes_skipped, vpfailed, pass_, 0)
