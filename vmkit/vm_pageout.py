@@ -158,7 +158,9 @@ class PageoutMixin:
         self.vm_pageout_scan_cache_lsec = 0
         self.vm_pageout_page_stats_fullintervalcount = 0
         self.vm_req_vmdaemon_lastrun = 0
-        # vmkit's own records.
+        # vmkit's own records, and callbacks run after every daemon pass
+        # (``hook(machine, isep)``): tests check invariants there, notebooks pause.
+        self.pass_hooks: list[Any] = []
         self.oom_kills: list[dict[str, Any]] = []
         self.pageout_passes = 0
         self.laundered = 0
@@ -1105,6 +1107,8 @@ class PageoutMixin:
             if isep == 0:
                 self.vm_pagedaemon_time = self.ticks
             yield from self.vm_pageout_scan_cache(avail_shortage, pass_, vnodes_skipped.v, recycle_count.v)
+            for hook in self.pass_hooks:
+                hook(self, isep)
             # Wait for more work.
             if avail_shortage > 0:
                 pass_ += 1
