@@ -124,6 +124,7 @@ class Machine(
                                  "give until= or seconds=")
         stall_limit = self.config.stall_seconds * self.hz
         progress: dict[int, tuple[int, int]] = {}    # pid -> (refs, tick of last progress)
+        next_check = self.ticks
         while True:
             if until is not None:
                 if self.ticks >= until:
@@ -143,9 +144,12 @@ class Machine(
             self._hardclock()
             self._run_tick()
             self._sample_stats()
-            if until is None and self._stalled(progress, stall_limit):
-                raise MachineStalled(self._stall_message(
-                    f"no running process made a memory reference for {self.config.stall_seconds} simulated seconds"))
+            if until is None and self.ticks >= next_check:
+                next_check = self.ticks + self.hz        # once a simulated second is plenty
+                if self._stalled(progress, stall_limit):
+                    raise MachineStalled(self._stall_message(
+                        f"no running process made a memory reference for {self.config.stall_seconds} "
+                        "simulated seconds"))
 
     def _stalled(self, progress: dict[int, tuple[int, int]], limit: int) -> bool:
         """True if every process that wants to run has made no reference for ``limit`` ticks.

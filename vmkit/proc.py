@@ -47,8 +47,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .vm_map import vmspace
     from .workload import Workload
 
-WINDOW_MIN = 64
+WINDOW_MIN = 8          # references tried right after a fault
 WINDOW_MAX = 1 << 16
+SCALAR_MAX = 32         # runs up to this long go through the plain-Python path (numpy costs ~15 us a call)
 CHUNK_REFS = 1 << 16
 
 #: (name, pages, pages touched per wake-up, seconds between wake-ups) of the daemons started at boot.
@@ -238,6 +239,8 @@ class ProcMixin:
         wlist: list[bool] = []
         pos = end = 0
         window = WINDOW_MIN
+        run = 0             # references since the last fault
+        avg_run = 0.0       # a moving average of run: how far ahead to look after a fault
         while True:
             if p.p_flags & P_SWAPPEDOUT:
                 p.p_flags &= ~P_SWAPPEDOUT      # running again: "swapped back in"
@@ -266,21 +269,64 @@ class ProcMixin:
                     yield from self.vm_fault(p, v, w)
                     pos += 1
                     budget -= 1
-                    window = WINDOW_MIN
+                    avg_run += (run - avg_run) * 0.25
+                    run = 0
+                    # Look about as far ahead as faults have been apart lately:
+                    # short runs go the plain-Python way, long ones to numpy.
+                    window = max(WINDOW_MIN, int(2 * avg_run))
                     if (yield from self._exit_if_signalled(p)):
                         return
                     if self.need_resched:
                         yield PREEMPT
                     continue
                 n = min(budget, end - pos, window)
-                k = self._run_resident(p, vpns, writes, pos, n)
+                if n <= SCALAR_MAX:
+                    k = self._run_resident_scalar(p, vlist, wlist, pos, n)
+                else:
+                    k = self._run_resident(p, vpns, writes, pos, n)
                 pos += k
                 budget -= k
-                window = min(window * 2, WINDOW_MAX) if k == n else max(WINDOW_MIN, 2 * k)
+                run += k
+                if k == n:
+                    window = min(window * 2, WINDOW_MAX)
             # Back to user mode at the clock interrupt: a pending fatal signal ends the process.
             if (yield from self._exit_if_signalled(p)):
                 return
             yield QUANTUM
+
+    def _run_resident_scalar(self, p: proc, vlist: list, wlist: list, start: int, n: int) -> int:
+        """:meth:`_run_resident` one reference at a time, for short runs (between frequent faults)."""
+        vm = p.p_vmspace
+        pte = vm.vm_pmap.pm_mv
+        slot_mv = vm.vm_slot_mv
+        phys = self.phys_mv
+        oracle = self.oracle_mv
+        check = self.config.check_reads
+        k = 0
+        while k < n:
+            v = vlist[start + k]
+            w = wlist[start + k]
+            e = pte[v]
+            if e < 0 or (w and not e & PG_RW):
+                break
+            pfn = e >> PTE_SHIFT
+            slot = slot_mv[v]
+            if check:
+                exp, got = oracle[slot], phys[pfn]
+                if exp != got:
+                    m = self.vm_page_array[pfn]
+                    self.oracle_report("read", m.object, m.pindex, exp, got, p.p_pid, v)
+            if w:
+                self.write_seq += 1
+                phys[pfn] = oracle[slot] = self.write_seq
+                pte[v] = e | (PG_A | PG_M)
+            elif not e & PG_A:
+                pte[v] = e | PG_A
+            k += 1
+        if check:
+            self.refs_checked += k
+        p.p_refs += k
+        return k
 
     def _run_resident(self, p: proc, vpns: np.ndarray, writes: np.ndarray, start: int, n: int) -> int:
         """Execute references ``[start, start+n)`` that need no fault; return how many were done.

@@ -343,8 +343,19 @@ class VmPageMixin:
         """
         if m.queue - m.pc == base:
             q = self.vm_page_queues[m.queue]
-            TAILQ_REMOVE(q, m)
-            TAILQ_INSERT_TAIL(q, m)
+            last = q.pl_last
+            if last is not m:
+                # TAILQ_REMOVE + TAILQ_INSERT_TAIL, written out: the daemon's scans call this per page.
+                prev, nxt = m.pq_prev, m.pq_next
+                if prev is None:
+                    q.pl_first = nxt
+                else:
+                    prev.pq_next = nxt
+                nxt.pq_prev = prev
+                last.pq_next = m
+                m.pq_prev = last
+                m.pq_next = None
+                q.pl_last = m
             if base == PQ_INACTIVE:
                 self.vm_swapcache_inactive_heuristic += 1
 

@@ -667,6 +667,8 @@ class PageoutMixin:
         lwkt_yield = self.lwkt_yield
         _ev = self._ev
         cnt = self.cnt
+        anonmem_decline, filemem_decline = self.vm_anonmem_decline, self.vm_filemem_decline
+        tailq_remove, tailq_insert_after = TAILQ_REMOVE, TAILQ_INSERT_AFTER
         queue = PQ_ACTIVE + q
         marker = vm_page_marker(queue, q)
         pq = self.vm_page_queues[queue]
@@ -682,8 +684,8 @@ class PageoutMixin:
                 break
             if m.queue != queue:
                 self.panic(f"vm_pageout_scan_active: page on queue {m.queue}, expected {queue}")
-            TAILQ_REMOVE(pq, marker)
-            TAILQ_INSERT_AFTER(pq, m, marker)
+            tailq_remove(pq, marker)
+            tailq_insert_after(pq, m, marker)
             # Skip other scans' markers; leave busy pages where they are.
             if m.flags & PG_MARKER:
                 continue
@@ -718,9 +720,9 @@ class PageoutMixin:
             else:
                 otype = obj.type
                 if otype == OBJT_DEFAULT or otype == OBJT_SWAP:
-                    m.act_count -= min(m.act_count, self.vm_anonmem_decline)
+                    m.act_count -= min(m.act_count, anonmem_decline)
                 else:
-                    m.act_count -= min(m.act_count, self.vm_filemem_decline)
+                    m.act_count -= min(m.act_count, filemem_decline)
                 if (self.vm_pageout_algorithm or obj is None or obj.ref_count == 0
                         or m.act_count < pass_ + 1):
                     # Deactivate.  With a shortage left by the inactive scan,
