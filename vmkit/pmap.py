@@ -164,8 +164,17 @@ class PmapMixin:
         """Count and clear the A bits of ``m``'s mappings, stopping at 5 (facts §5). Ignores PG_REFERENCED."""
         if m.flags & PG_FICTITIOUS:
             return 0
+        pv = m.md_pv
+        if len(pv) == 1:            # the common case, without the loop
+            pm, vpn = pv[0]
+            mv = pm.pm_mv
+            v = mv[vpn]
+            if v & PG_A:
+                mv[vpn] = v & ~PG_A
+                return 1
+            return 0
         count = 0
-        for pm, vpn in m.md_pv:
+        for pm, vpn in pv:
             mv = pm.pm_mv
             v = mv[vpn]
             if v & PG_A:
