@@ -50,7 +50,7 @@ machine_st = st.fixed_dictionaries({
 
 
 def build(mc: dict, procs: list[dict]) -> Machine:
-    total_anon = sum(p["workload"].npages for p in procs)
+    total_anon = sum(p["workload"].npages for p in procs)      # an upper bound
     vm = small_machine(ram=mc["ram"], swap=total_anon + 64, seed=mc["seed"], pq_l2_size=mc["pq_l2_size"],
                        swap_read_latency=mc["swap_latency"], swap_write_latency=mc["swap_latency"],
                        file_read_latency=mc["file_latency"], file_write_latency=mc["file_latency"])
@@ -59,10 +59,14 @@ def build(mc: dict, procs: list[dict]) -> Machine:
     vm.filedev.inject(write_error_rate=mc["file_write_errors"])
     vm.inject_swap_alloc_failures(rate=mc["swap_alloc_failures"])
     for i, p in enumerate(procs):
-        regions = [Anon(p["workload"].npages)]
-        if p["file_pages"]:
-            vm.vfs_create_file(f"f{i}", p["file_pages"])
-            regions.append(MapFile(f"f{i}"))
+        npages = p["workload"].npages
+        fp = p["file_pages"]
+        if fp and fp < npages:
+            # The workload's pages span both regions: the file gets the last fp of them.
+            vm.vfs_create_file(f"f{i}", fp)
+            regions = [Anon(npages - fp), MapFile(f"f{i}")]
+        else:
+            regions = [Anon(npages)]
         vm.spawn(f"p{i}", p["workload"], regions, refs_per_tick=p["refs_per_tick"])
     start_evictor(vm, per_tick=mc["evict_per_tick"], cluster=mc["cluster"], seed=mc["seed"])
     return vm

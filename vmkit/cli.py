@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import __version__
-from .config import VMConfig
+from .config import RAM_MAX_PAGES, RAM_MIN_PAGES, VMConfig, check_int
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,6 +88,8 @@ def cmd_sysctl(args: argparse.Namespace) -> int:
 
     if args.pages is not None and args.memory is not None:
         raise ValueError("give --pages or --memory, not both")
+    if args.pages is not None:
+        check_int(args.pages, "pages", RAM_MIN_PAGES, RAM_MAX_PAGES)
     ram = args.pages if args.pages is not None else (args.memory or "64M")
     # A freshly booted machine: every page free when the daemon starts.
     vm = Machine(ram=ram, swap=args.swap, ncpus=args.ncpus, hz=args.hz, boot_userland=False)

@@ -49,8 +49,10 @@ class RecorderMixin:
         self._ts_rows: list[tuple] = []
         self._rss_rows: list[tuple] = []
 
-    def _ev(self, function: str, m: vm_page | None, qbefore: int, action: str, reason: str) -> None:
-        """Append one daemon decision.  ``qbefore`` is ``m.queue - m.pc`` when the decision began.
+    def _ev(self, function: str, m: vm_page | None, qbefore: int, action: str, reason: str,
+            objtype: int | None = None) -> None:
+        """Append one daemon decision.  ``qbefore`` is the page's queue base when the decision began
+        (``m.queue - m.pc``, 0 for none); ``objtype`` overrides the object type (for a page just freed).
 
         Kept cheap (one tuple append): names are looked up in :meth:`events`.
         """
@@ -59,9 +61,19 @@ class RecorderMixin:
         if m is None:
             self._ev_rows.append((self.ticks, self.curthread, function, -1, -1, qbefore, -1, action, reason, -1))
         else:
-            obj = m.object
-            self._ev_rows.append((self.ticks, self.curthread, function, m.pfn, -1 if obj is None else obj.type,
-                                  qbefore, m.queue - m.pc, action, reason, m.act_count))
+            if objtype is None:
+                obj = m.object
+                objtype = -1 if obj is None else obj.type
+            q = m.queue
+            self._ev_rows.append((self.ticks, self.curthread, function, m.pfn, objtype,
+                                  qbefore, q and q - m.pc, action, reason, m.act_count))
+
+    def _ev_raw(self, function: str, pfn: int, objtype: int, qbefore: int, qafter: int, action: str,
+                reason: str, act_count: int) -> None:
+        """Append a decision recorded from saved values (taken before the page could change hands)."""
+        if self.record_events:
+            self._ev_rows.append((self.ticks, self.curthread, function, pfn, objtype, qbefore, qafter,
+                                  action, reason, act_count))
 
     def events(self) -> pd.DataFrame:
         """The event log as a DataFrame with columns ``EVENT_COLUMNS`` (one row per decision).
@@ -72,7 +84,7 @@ class RecorderMixin:
         import pandas as pd
 
         def qname(b: int) -> str:
-            return PQ_NAMES.get(b, "NONE") if b > 0 else ("" if b == -1 else "NONE")
+            return "" if b == -1 else PQ_NAMES.get(b, "NONE")
 
         rows = self._ev_rows
         data = {
@@ -82,7 +94,7 @@ class RecorderMixin:
             "page": [r[3] for r in rows],
             "object": [OBJT_NAMES.get(r[4], "") for r in rows],
             "queue_before": [qname(r[5]) for r in rows],
-            "queue_after": [qname(r[6]) if r[3] >= 0 else "" for r in rows],
+            "queue_after": [qname(r[6]) for r in rows],
             "action": [r[7] for r in rows],
             "reason": [r[8] for r in rows],
             "act_count": [r[9] for r in rows],

@@ -87,13 +87,18 @@ def _dirty_anon(seed: int) -> tuple[Machine, dict[str, Any]]:
     vm.spawn("writer", Sequential(pages=8192, passes=2, writes=1.0), refs_per_tick=2000)
     vm.run()
     ev = vm.events()
-    first = ev[(ev.function == "vm_pageout_page") & (ev.reason == "dirty, first trip: PG_WINATCFLS set")]
-    laund = ev[(ev.function == "vm_pageout_page") & (ev.action == "launder")]
-    both = set(first.page) & set(laund.page)
+    pp = ev[ev.function == "vm_pageout_page"]
+    first = pp.reason == "dirty, first trip: PG_WINATCFLS set"
+    laund = pp.action == "launder"
+    # For each launder, the page's previous inactive-scan decision should be its first trip.
+    prev_first = first.groupby(pp.page, observed=True).shift(1, fill_value=False)
+    clusters = ev[ev.function == "vm_pageout_flush"]
     return vm, {
-        "first_trips": len(first),
-        "launders": len(laund),
-        "pages_with_second_trip_then_launder": len(both),
+        "first_trips": int(first.sum()),
+        "launders": int(laund.sum()),
+        "launders_right_after_a_first_trip": int((laund & prev_first).sum()),
+        "pages_written_to_swap": int((clusters.reason == "PEND").sum()),
+        "pages_written_as_cluster_neighbours": int((clusters.reason == "PEND").sum() - laund.sum()),
     }
 
 
@@ -143,6 +148,8 @@ def _rss_limit(seed: int) -> tuple[Machine, dict[str, Any], dict[str, Machine]]:
             "pages_removed_from_pmap": int((mdp.action == "remove").sum()),
             "pages_laundered_by_vmdaemon": int(((vmd.function == "vm_pageout_flush")
                                                  & (vmd.reason.isin(["PEND", "OK"]))).sum()),
+            "swap_pages_written": vm.cnt.v_swappgsout,
+            "rss_at_end": int(rss.iloc[-1]),
         }
     return machines["mode1"], out, machines
 
@@ -213,7 +220,8 @@ SCENARIOS: dict[str, tuple[str, Callable]] = {
                        _clean_pressure),
     "dirty-anon": ("dirty anonymous pages go round the inactive queue twice before they are laundered to swap",
                    _dirty_anon),
-    "rss-limit": ("a process over RLIMIT_RSS is trimmed to its limit; memuse modes 1 and 2 compared", _rss_limit),
+    "rss-limit": ("a process over RLIMIT_RSS is trimmed: at once to the limit in memuse mode 1 (unmapped), "
+                  "gradually with synchronous writes in mode 2", _rss_limit),
     "oom": ("swap fills, the warning appears, the largest eligible process is killed at most once a second", _oom),
     "vnode-stall": ("a held vnode lock stalls the primary daemon; the emergency pager pages out anonymous "
                     "memory until the primary recovers", _vnode_stall),

@@ -196,7 +196,7 @@ class PageoutMixin:
         """
         obj = m.object
         pindex = m.pindex
-        qbefore = m.queue - m.pc
+        qbefore = m.queue and m.queue - m.pc
         # A held or special page is left alone.
         if m.hold_count != 0 or m.flags & PG_UNMANAGED:
             self.vm_page_wakeup(m)
@@ -279,6 +279,9 @@ class PageoutMixin:
                 self.vm_page_protect(mc[i], VM_PROT_READ)
             self.vm_page_wakeup(mc[i])
         obj = mc[0].object
+        # The pages may be freed and reused before this function looks at
+        # them again (a synchronous write finishes them): note what they are now.
+        before = [(mt.pfn, mt.queue and mt.queue - mt.pc) for mt in mc[:count]]
         self.vm_object_pip_add(obj, count)
         # vmkit has no kernel_object, so the forced PUT_SYNC for it never applies.
         pageout_status = [VM_PAGER_AGAIN] * count
@@ -287,7 +290,6 @@ class PageoutMixin:
         for i in range(count):
             mt = mc[i]
             status = pageout_status[i]
-            qbefore = mt.queue - mt.pc
             if status == VM_PAGER_OK or status == VM_PAGER_PEND:
                 numpagedout += 1
             elif status == VM_PAGER_BAD:
@@ -311,7 +313,12 @@ class PageoutMixin:
                 else:
                     self.vm_page_wakeup(mt)
                 self.vm_object_pip_wakeup(obj)
-            self._ev("vm_pageout_flush", mt, qbefore, "pageout", VM_PAGER_NAMES.get(status, str(status)))
+            pfn, qbefore = before[i]
+            # A page that has already left the object (cached and freed by a
+            # synchronous completion) is on no queue as far as this flush is concerned.
+            qafter = (mt.queue and mt.queue - mt.pc) if mt.object is obj else 0
+            self._ev_raw("vm_pageout_flush", pfn, obj.type, qbefore, qafter, "pageout",
+                         VM_PAGER_NAMES.get(status, str(status)), mt.act_count)
         self.laundered += numpagedout
         return numpagedout
 
@@ -326,7 +333,7 @@ class PageoutMixin:
         """
         if p.flags & PG_MARKER:
             self.panic("vm_pageout_mdp_callback: marker page")
-        qbefore = p.queue - p.pc
+        qbefore = p.queue and p.queue - p.pc
         # Stop once the RSS is below the limit.
         if self.pmap_resident_tlnw_count(info.pmap) <= info.limit:
             self.vm_page_wakeup(p)
@@ -435,7 +442,7 @@ class PageoutMixin:
         full completion so the caller sees no shortage).  The emergency pager
         skips vnode-backed pages.
         """
-        isep = self.curthread is self.emergpager
+        isep = self.curthread is not None and self.curthread is self.emergpager
         # Few flushes on the first pass; all out after that.
         max_launder = Ref(self.vm_max_launder)
         if max_launder.v <= 1:
@@ -498,7 +505,7 @@ class PageoutMixin:
         while ``*max_launderp`` lasts (vnode pages only under the vnode lock).
         """
         count = 0
-        qbefore = m.queue - m.pc
+        qbefore = m.queue and m.queue - m.pc
         fn = "vm_pageout_page"
         # A wired page can end up here through vm_page_alloc racing pmap work: just unqueue it.
         if m.wire_count:
@@ -543,10 +550,11 @@ class PageoutMixin:
             self.vm_page_dirty(m)
         if m.valid == 0 and not m.flags & PG_NEED_COMMIT:
             # Invalid pages can simply be freed.
+            otype = m.object.type if m.object is not None else -1
             self.vm_pageout_page_free(m)
             self.cnt.v_dfree += 1
             count += 1
-            self._ev(fn, m, qbefore, "free", "invalid page")
+            self._ev(fn, m, qbefore, "free", "invalid page", otype)
         elif m.dirty == 0 and not m.flags & PG_NEED_COMMIT:
             # Clean pages go to the cache queue, which effectively frees them.
             self.vm_page_cache(m)
@@ -657,7 +665,7 @@ class PageoutMixin:
         once ``act_count < pass + 1`` - or, while the inactive scan left a
         shortage, cached at once if clean (counted in ``recycle_count``).
         """
-        isep = self.curthread is self.emergpager
+        isep = self.curthread is not None and self.curthread is self.emergpager
         fn = "vm_pageout_scan_active"
         # The kernel functions this hot loop calls, bound once (CPython looks locals up fastest).
         vm_page_busy_try = self.vm_page_busy_try
@@ -765,7 +773,7 @@ class PageoutMixin:
         almost full; and at most once a second kills the largest process
         when swap is full.  The emergency pager does not warn or kill.
         """
-        isep = self.curthread is self.emergpager
+        isep = self.curthread is not None and self.curthread is self.emergpager
         fn = "vm_pageout_scan_cache"
         vs = self.vmstats
         # Keep about half as many free pages as cached ones: good pipelining.
@@ -788,9 +796,10 @@ class PageoutMixin:
             if m.flags & PG_MAPPED or m.dirty:
                 self.panic(f"vm_pageout_scan_cache: mapped or dirty page on the cache queue: {m!r}")
             self.vm_pageout_scan_cache_cache_rover += PQ_PRIME2
-            self._ev(fn, m, PQ_CACHE, "free", "cache -> free")
+            otype = m.object.type
             self.vm_pageout_page_free(m)
             self.cnt.v_dfree += 1
+            self._ev(fn, m, PQ_CACHE, "free", "cache -> free", otype)
         # Idle process swapout, once per second.
         if self.vm_swap_idle_enabled:
             if self.time_uptime != self.vm_pageout_scan_cache_lsec:
@@ -894,7 +903,7 @@ class PageoutMixin:
                 continue
             if self.vm_page_busy_try(m, True):
                 continue
-            qbefore = m.queue - m.pc
+            qbefore = m.queue and m.queue - m.pc
             if m.hold_count:
                 self.vm_page_wakeup(m)
                 continue
