@@ -16,12 +16,15 @@ from vmkit import Anon, Machine, MapFile, Script
 from vmkit.cli import main as vmkit_main
 from vmkit.constants import (
     ACT_MAX,
+    OBJT_DEFAULT,
     OBJT_SWAP,
     P_LOWMEMKILL,
     PG_A,
     PG_BUSY,
+    PG_FICTITIOUS,
     PG_M,
     PG_MAPPED,
+    PG_MARKER,
     PG_NEED_COMMIT,
     PG_REFERENCED,
     PG_UNMANAGED,
@@ -198,7 +201,7 @@ def test_vm_pageout_scan_active_1283_1285_maxscan_visits_each_page_once():
     assert [m.act_count for m in pages] == [9, 9, 9, 9]
     assert vm.cnt.v_pdpages == pd0 + 4
     assert vm.queue_pages(PQ_ACTIVE, q) == pages
-    assert not vm.vm_page_queues[PQ_ACTIVE + q].pl_first.flags & 0x1000     # our marker is gone
+    assert not any(m.flags & PG_MARKER for m in vm.vm_page_queues[PQ_ACTIVE + q])     # its marker is gone
 
 
 def test_vm_pageout_scan_active_1297_1298_foreign_marker_skipped_but_counted():
@@ -216,7 +219,7 @@ def test_vm_pageout_scan_active_1297_1298_foreign_marker_skipped_but_counted():
     assert [m.act_count for m in pages] == [9, 9, 5]
     assert a_bit(vm, p, 32)
     assert vm.cnt.v_pdpages == pd0 + 2
-    assert other.flags == 0x1 | 0x8 | 0x1000 and other.wire_count == 1
+    assert other.flags == PG_BUSY | PG_FICTITIOUS | PG_MARKER and other.wire_count == 1
     TAILQ_REMOVE(pq, other)
     vm.check()
 
@@ -403,8 +406,6 @@ def test_vm_pageout_scan_active_1393_1403_decline_never_goes_below_zero():
     assert pages[0].act_count == 0
 
 
-@pytest.mark.xfail(strict=True, reason="vmkit bug: vm_pageout.py vm_pageout_scan_active binds vm_anonmem_decline/"
-                   "vm_filemem_decline once before the loop; seed 1396-1401 reads the globals for every page")
 def test_vm_pageout_scan_active_1396_1401_decline_sysctl_read_for_each_page():
     """The seed reads vm_anonmem_decline for each page: a change while a scan is under way applies to the next page."""
     vm = machine(kthread_yields_per_tick=1)       # one page per tick: the scan spans ticks
@@ -537,8 +538,6 @@ def test_vm_pageout_scan_active_1466_1466_returns_delta():
 
 def cache_pages(vm: Machine, colours) -> list:
     """Clean, valid pages of one anonymous object on the CACHE queue, one per entry of ``colours``."""
-    from vmkit.constants import OBJT_DEFAULT
-
     obj = vm.vm_object_allocate(OBJT_DEFAULT, 256)
     L2 = vm.PQ_L2_SIZE
     seen: dict[int, int] = {}
@@ -855,9 +854,6 @@ def test_vm_pageout_scan_cache_1620_1624_no_candidate_still_resets_lastkillticks
     assert vm.oom_kills == [] and vm.dmesg() == []
 
 
-@pytest.mark.xfail(strict=True, reason="vmkit bug: vm_pageout.py vm_pageout_scan_cache compares ticks - lastkillticks "
-                   "as a signed int; seed 1615 casts it to unsigned int, so a lastkillticks ahead of ticks "
-                   "(wrap-around) allows the kill")
 def test_vm_pageout_scan_cache_1615_1615_kill_interval_is_unsigned():
     """(unsigned int)(ticks - lastkillticks) >= hz: a lastkillticks in the future wraps to a huge value: kill."""
     vm, big, small = oom_machine()
@@ -1307,6 +1303,18 @@ def test_vm_pageout_mdp_callback_606_608_inactive_unmapped_page_staged():
     r, info, m = mdp(vm, p, 0, 0)
     assert base(m) == PQ_INACTIVE and vm.queue_pages(PQ_INACTIVE, m.pc) == tail_before
     assert info.cleancount == 1 and not m.flags & PG_MAPPED
+
+
+def test_vm_pageout_mdp_callback_602_608_unmapped_page_on_no_queue_not_staged():
+    """cleanit only if the page is inactive afterwards: an unmapped page on no queue is left alone, not staged."""
+    vm = machine()
+    p = resident(vm, 2)
+    m = vm.pte_page(p.p_vmspace.vm_pmap, 0)
+    vm.vm_page_unqueue_nowakeup(m)                # taken off the queues (PQ_NONE), still mapped
+    unreference(vm, [m])
+    r, info, m = mdp(vm, p, 0, 0)
+    assert r == 0 and m.queue == PQ_NONE and not m.flags & PG_MAPPED and p.rss_pages == 1
+    assert (info.cleancount, info.actioncount, info.offset) == (0, 1, -1)
 
 
 @pytest.mark.parametrize("user_async, flags", [

@@ -569,6 +569,7 @@ def test_vm_pageout_thread_2047_2066_emergency_pager_runs_after_2s_without_prima
     log = record_tsleeps(vm)
     short_by(vm, 50)                              # keeps vm_pages_needed set
     vm.vm_pages_needed = 1
+    vm.vm_pagedaemon_time = 1                     # the wake-ups at 101 and 201 are 100 and exactly 200 ticks later
     vm.run(until=200)
     assert vm.cnt.v_pdwakeups == 0 and vm.dmesg() == []
     assert [(t, timo) for t, _, w, timo, _ in sleeps(log, "emergpager")] == [(1, 100), (101, 100)]
@@ -747,7 +748,7 @@ def sleeper(vm: Machine, name: str = "idle"):
     return p
 
 
-def test_vm_daemon_2357_2365_swapout_request_is_dropped():
+def test_vm_daemon_2358_2371_swapout_request_is_dropped():
     """vm_daemon zeroes vm_pageout_req_swapout, then passes that (now 0) variable: nothing is swapped out."""
     vm = daemon_machine()
     p = sleeper(vm)
@@ -768,7 +769,7 @@ def test_vm_daemon_2357_2365_swapout_request_is_dropped():
     assert p.p_flags & P_SWAPPEDOUT
 
 
-def test_vm_daemon_2360_2361_no_swapout_call_without_request():
+def test_vm_daemon_2364_2371_no_swapout_call_without_request():
     """Woken without a swapout request, vm_daemon only scans the processes."""
     vm = daemon_machine()
     swapouts = record(vm, "swapout_procs")
@@ -786,7 +787,7 @@ def test_vm_daemon_2360_2361_no_swapout_call_without_request():
     (VM_SWAP_IDLE, 61, True),
     (0, 100, False),
 ])
-def test_vm_daemon_2362_2363_swapout_procs_thresholds(action, seconds, swapped):
+def test_vm_daemon_2364_2365_swapout_procs_thresholds(action, seconds, swapped):
     """swapout_procs: asleep >= 15 s (threshold1) for NORMAL; IDLE needs more than 60 s (threshold2)."""
     vm = small_machine()
     p = sleeper(vm)

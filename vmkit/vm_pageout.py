@@ -675,7 +675,6 @@ class PageoutMixin:
         lwkt_yield = self.lwkt_yield
         _ev = self._ev
         cnt = self.cnt
-        anonmem_decline, filemem_decline = self.vm_anonmem_decline, self.vm_filemem_decline
         tailq_remove, tailq_insert_after = TAILQ_REMOVE, TAILQ_INSERT_AFTER
         queue = PQ_ACTIVE + q
         marker = vm_page_marker(queue, q)
@@ -728,9 +727,9 @@ class PageoutMixin:
             else:
                 otype = obj.type
                 if otype == OBJT_DEFAULT or otype == OBJT_SWAP:
-                    m.act_count -= min(m.act_count, anonmem_decline)
+                    m.act_count -= min(m.act_count, self.vm_anonmem_decline)
                 else:
-                    m.act_count -= min(m.act_count, filemem_decline)
+                    m.act_count -= min(m.act_count, self.vm_filemem_decline)
                 if (self.vm_pageout_algorithm or obj is None or obj.ref_count == 0
                         or m.act_count < pass_ + 1):
                     # Deactivate.  With a shortage left by the inactive scan,
@@ -822,10 +821,10 @@ class PageoutMixin:
             if self.bootverbose:
                 self.kprintf(f"Metrics: spaf={self.swap_pager_almost_full} spf={self.swap_pager_full} "
                              f"pass={pass_} avail={avail_shortage} target={self.vm_paging_target()} "
-                             f"last={self.ticks - self.vm_pageout_scan_cache_lastkillticks}")
+                             f"last={(self.ticks - self.vm_pageout_scan_cache_lastkillticks) & 0xFFFFFFFF}")
         if (self.swap_pager_full and pass_ > 1 and isep == 0 and avail_shortage > 0
                 and self.vm_paging_target() > 0
-                and (self.ticks - self.vm_pageout_scan_cache_lastkillticks) >= self.hz):
+                and ((self.ticks - self.vm_pageout_scan_cache_lastkillticks) & 0xFFFFFFFF) >= self.hz):   # unsigned
             # Kill something, at most once a second, to give it time to free memory.
             self.vm_pageout_scan_cache_lastkillticks = self.ticks
             info = vm_pageout_scan_info()
