@@ -235,8 +235,8 @@ class ProcMixin:
         wl = p.workload
         pte = p.p_vmspace.vm_pmap.pm_mv
         vpns = writes = None
-        vlist: list[int] = []
-        wlist: list[bool] = []
+        vlist: list[int] | None = None
+        wlist: list[bool] | None = None
         pos = end = 0
         window = WINDOW_MIN
         run = 0             # references since the last fault
@@ -258,12 +258,16 @@ class ProcMixin:
                         budget = p.refs_per_tick
                         continue
                     vpns, writes = chunk
-                    vlist, wlist = vpns.tolist(), writes.tolist()
-                    pos, end = 0, len(vlist)
+                    vlist = wlist = None            # Python lists, made only if the scalar path needs them
+                    pos, end = 0, len(vpns)
                     if end == 0:
                         continue
-                v = vlist[pos]
-                w = wlist[pos]
+                if vlist is None:
+                    v = int(vpns[pos])
+                    w = bool(writes[pos])
+                else:
+                    v = vlist[pos]
+                    w = wlist[pos]
                 e = pte[v]
                 if e < 0 or (w and not e & PG_RW):
                     yield from self.vm_fault(p, v, w)
@@ -281,6 +285,8 @@ class ProcMixin:
                     continue
                 n = min(budget, end - pos, window)
                 if n <= SCALAR_MAX:
+                    if vlist is None:
+                        vlist, wlist = vpns.tolist(), writes.tolist()
                     k = self._run_resident_scalar(p, vlist, wlist, pos, n)
                 else:
                     k = self._run_resident(p, vpns, writes, pos, n)

@@ -47,11 +47,16 @@ from .constants import (
     P_SWAPPEDOUT,
     P_SYSTEM,
     P_WEXIT,
+    PG_A,
+    PG_BUSY,
+    PG_FICTITIOUS,
     PG_MAPPED,
     PG_MARKER,
     PG_NEED_COMMIT,
     PG_REFERENCED,
+    PG_SBUSY,
     PG_UNMANAGED,
+    PG_WANTED,
     PG_WINATCFLS,
     PQ_ACTIVE,
     PQ_CACHE,
@@ -664,18 +669,22 @@ class PageoutMixin:
         ``vm.anonmem_decline`` or ``vm.filemem_decline`` and is deactivated
         once ``act_count < pass + 1`` - or, while the inactive scan left a
         shortage, cached at once if clean (counted in ``recycle_count``).
+
+        Most visits only requeue or decline a page, and this loop runs for
+        every active page many times over, so those steps are written out
+        here the way the C macros expand, each marked with the function it
+        stands for: the marker hop (``TAILQ_REMOVE`` + ``TAILQ_INSERT_AFTER``),
+        ``vm_page_busy_try``/``vm_page_wakeup``, ``vm_page_requeue_tail`` and
+        the event record.  Everything rarer calls the functions by name.
         """
         isep = self.curthread is not None and self.curthread is self.emergpager
         fn = "vm_pageout_scan_active"
-        # The kernel functions this hot loop calls, bound once (CPython looks locals up fastest).
-        vm_page_busy_try = self.vm_page_busy_try
-        vm_page_wakeup = self.vm_page_wakeup
-        vm_page_requeue_tail = self.vm_page_requeue_tail
         pmap_ts_referenced = self.pmap_ts_referenced
-        lwkt_yield = self.lwkt_yield
-        _ev = self._ev
+        YIELD = self.lwkt_yield()
+        rows = self._ev_rows
+        record = self.record_events
+        td = self.curthread
         cnt = self.cnt
-        tailq_remove, tailq_insert_after = TAILQ_REMOVE, TAILQ_INSERT_AFTER
         queue = PQ_ACTIVE + q
         marker = vm_page_marker(queue, q)
         pq = self.vm_page_queues[queue]
@@ -691,22 +700,36 @@ class PageoutMixin:
                 break
             if m.queue != queue:
                 self.panic(f"vm_pageout_scan_active: page on queue {m.queue}, expected {queue}")
-            tailq_remove(pq, marker)
-            tailq_insert_after(pq, m, marker)
+            # TAILQ_REMOVE(pq, marker); TAILQ_INSERT_AFTER(pq, m, marker): marker and m swap places.
+            prev, nxt = marker.pq_prev, m.pq_next
+            if prev is None:
+                pq.pl_first = m
+            else:
+                prev.pq_next = m
+            m.pq_prev = prev
+            m.pq_next = marker
+            marker.pq_prev = m
+            marker.pq_next = nxt
+            if nxt is None:
+                pq.pl_last = marker
+            else:
+                nxt.pq_prev = marker
             # Skip other scans' markers; leave busy pages where they are.
-            if m.flags & PG_MARKER:
+            flags = m.flags
+            if flags & PG_MARKER:
                 continue
-            if vm_page_busy_try(m, True):
+            if flags & (PG_BUSY | PG_SBUSY):            # vm_page_busy_try(m, TRUE) failed
                 continue
-            qbefore = PQ_ACTIVE
+            m.flags = flags | PG_BUSY
             obj = m.object
             # Held pages are not deactivated.  The emergency pager leaves
             # vnode pages alone: they probably stuck the primary.
             if m.hold_count != 0 or (isep and obj is not None and obj.type == OBJT_VNODE):
-                vm_page_requeue_tail(m, PQ_ACTIVE)
-                vm_page_wakeup(m)
-                _ev(fn, m, qbefore, "requeue", "held" if m.hold_count else "vnode page: emergency pager skips it")
-                yield lwkt_yield()
+                self.vm_page_requeue_tail(m, PQ_ACTIVE)
+                self.vm_page_wakeup(m)
+                self._ev(fn, m, PQ_ACTIVE, "requeue",
+                         "held" if m.hold_count else "vnode page: emergency pager skips it")
+                yield YIELD
                 continue
             cnt.v_pdpages += 1
             # How much was the page used?  Not worth asking if nobody references the object.
@@ -714,19 +737,26 @@ class PageoutMixin:
             if obj is not None and obj.ref_count != 0:
                 if m.flags & PG_REFERENCED:
                     actcount += 1
-                actcount += pmap_ts_referenced(m)
+                pv = m.md_pv
+                if len(pv) == 1 and not m.flags & PG_FICTITIOUS:
+                    # pmap_ts_referenced(m) for a page with one mapping: test and clear its A bit.
+                    pm, vpn = pv[0]
+                    mv = pm.pm_mv
+                    pte = mv[vpn]
+                    if pte & PG_A:
+                        mv[vpn] = pte & ~PG_A
+                        actcount += 1
+                elif pv:
+                    actcount += pmap_ts_referenced(m)
                 if actcount:
                     m.act_count += ACT_ADVANCE + actcount
                     if m.act_count > ACT_MAX:
                         m.act_count = ACT_MAX
             m.flags &= ~PG_REFERENCED
             if actcount and obj.ref_count != 0:
-                vm_page_requeue_tail(m, PQ_ACTIVE)
-                vm_page_wakeup(m)
-                _ev(fn, m, qbefore, "requeue", "referenced: act_count advanced")
+                action, reason = "requeue", "referenced: act_count advanced"
             else:
-                otype = obj.type
-                if otype == OBJT_DEFAULT or otype == OBJT_SWAP:
+                if obj.type == OBJT_DEFAULT or obj.type == OBJT_SWAP:
                     m.act_count -= min(m.act_count, self.vm_anonmem_decline)
                 else:
                     m.act_count -= min(m.act_count, self.vm_filemem_decline)
@@ -742,21 +772,40 @@ class PageoutMixin:
                         self.vm_page_protect(m, VM_PROT_NONE)
                         if m.dirty == 0 and not m.flags & PG_NEED_COMMIT and avail_shortage - delta > 0:
                             self.vm_page_cache(m)
-                            _ev(fn, m, qbefore, "cache", "act_count < pass + 1; clean, and a shortage remains")
+                            self._ev(fn, m, PQ_ACTIVE, "cache", "act_count < pass + 1; clean, and a shortage remains")
                         else:
                             self.vm_page_deactivate(m)
-                            vm_page_wakeup(m)
-                            _ev(fn, m, qbefore, "deactivate", "act_count < pass + 1; unmapped")
+                            self.vm_page_wakeup(m)
+                            self._ev(fn, m, PQ_ACTIVE, "deactivate", "act_count < pass + 1; unmapped")
                     else:
                         self.vm_page_deactivate(m)
-                        vm_page_wakeup(m)
-                        _ev(fn, m, qbefore, "deactivate", "act_count < pass + 1")
+                        self.vm_page_wakeup(m)
+                        self._ev(fn, m, PQ_ACTIVE, "deactivate", "act_count < pass + 1")
                     delta += 1
+                    yield YIELD
+                    continue
+                action, reason = "decline", "not referenced: act_count declined"
+            # vm_page_requeue_tail(m, PQ_ACTIVE): the page is still on this queue.
+            last = pq.pl_last
+            if last is not m:
+                prev, nxt = m.pq_prev, m.pq_next
+                if prev is None:
+                    pq.pl_first = nxt
                 else:
-                    vm_page_requeue_tail(m, PQ_ACTIVE)
-                    vm_page_wakeup(m)
-                    _ev(fn, m, qbefore, "decline", "not referenced: act_count declined")
-            yield lwkt_yield()
+                    prev.pq_next = nxt
+                nxt.pq_prev = prev
+                last.pq_next = m
+                m.pq_prev = last
+                m.pq_next = None
+                pq.pl_last = m
+            # vm_page_wakeup(m)
+            flags = m.flags
+            m.flags = flags & ~(PG_BUSY | PG_WANTED)
+            if flags & PG_WANTED:
+                self.wakeup(m)
+            if record:      # _ev(fn, m, PQ_ACTIVE, action, reason)
+                rows.append((self.ticks, td, fn, m.pfn, obj.type, PQ_ACTIVE, PQ_ACTIVE, action, reason, m.act_count))
+            yield YIELD
         TAILQ_REMOVE(pq, marker)
         return delta
 
