@@ -936,6 +936,13 @@ class PageoutMixin:
             self.vm_pageout_page_stats_fullintervalcount = 0
         marker = vm_page_marker(PQ_ACTIVE + q, q)
         TAILQ_INSERT_HEAD(pq, marker)
+        # Bound once for this loop (CPython finds locals fastest).
+        tailq_remove, tailq_insert_after = TAILQ_REMOVE, TAILQ_INSERT_AFTER
+        vm_page_busy_try = self.vm_page_busy_try
+        vm_page_wakeup = self.vm_page_wakeup
+        vm_page_requeue_tail = self.vm_page_requeue_tail
+        pmap_ts_referenced = self.pmap_ts_referenced
+        _ev = self._ev
         while True:
             m = marker.pq_next
             if m is None:
@@ -945,40 +952,40 @@ class PageoutMixin:
                 break
             if m.queue != PQ_ACTIVE + q:
                 self.panic(f"vm_pageout_page_stats: page on queue {m.queue}, expected {PQ_ACTIVE + q}")
-            TAILQ_REMOVE(pq, marker)
-            TAILQ_INSERT_AFTER(pq, m, marker)
+            tailq_remove(pq, marker)
+            tailq_insert_after(pq, m, marker)
             if m.flags & PG_MARKER:
                 continue
-            if self.vm_page_busy_try(m, True):
+            if vm_page_busy_try(m, True):
                 continue
             qbefore = m.queue and m.queue - m.pc
             if m.hold_count:
-                self.vm_page_wakeup(m)
+                vm_page_wakeup(m)
                 continue
             actcount = 0
             if m.flags & PG_REFERENCED:
                 m.flags &= ~PG_REFERENCED
                 actcount += 1
-            actcount += self.pmap_ts_referenced(m)
+            actcount += pmap_ts_referenced(m)
             if actcount:
                 m.act_count += ACT_ADVANCE + actcount
                 if m.act_count > ACT_MAX:
                     m.act_count = ACT_MAX
-                self.vm_page_requeue_tail(m, PQ_ACTIVE)
-                self.vm_page_wakeup(m)
-                self._ev(fn, m, qbefore, "requeue", f"referenced ({actcount}): act_count advanced")
+                vm_page_requeue_tail(m, PQ_ACTIVE)
+                vm_page_wakeup(m)
+                _ev(fn, m, qbefore, "requeue", f"referenced ({actcount}): act_count advanced")
                 continue
             if m.act_count == 0:
                 # Unmap it too, for more accurate RSS figures; too costly
                 # during real paging, affordable here.
                 self.vm_page_protect(m, VM_PROT_NONE)
                 self.vm_page_deactivate(m)
-                self._ev(fn, m, qbefore, "deactivate", "act_count 0")
+                _ev(fn, m, qbefore, "deactivate", "act_count 0")
             else:
                 m.act_count -= min(m.act_count, ACT_DECLINE)
-                self.vm_page_requeue_tail(m, PQ_ACTIVE)
-                self._ev(fn, m, qbefore, "decline", "not referenced: act_count declined")
-            self.vm_page_wakeup(m)
+                vm_page_requeue_tail(m, PQ_ACTIVE)
+                _ev(fn, m, qbefore, "decline", "not referenced: act_count declined")
+            vm_page_wakeup(m)
         TAILQ_REMOVE(pq, marker)
 
     # ------------------------------------------------------------------------------------------
