@@ -9,12 +9,27 @@ from .config import VMConfig, parse_size
 from .kern import KernelPanic, KernelThreadError
 from .machine import Machine, MachineStalled
 from .vm_map import Anon, MapFile
-from .workload import HotCold, IdleDaemon, Refs, Script, Sequential, UniformRandom, Workload
+from .workload import (
+    FileStream,
+    FileWrite,
+    HotCold,
+    IdleDaemon,
+    Loop,
+    MemoryHog,
+    Phases,
+    Refs,
+    Script,
+    Sequential,
+    UniformRandom,
+    Workload,
+    parse_workload_spec,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Anon", "HotCold", "IdleDaemon", "InvariantError", "KernelPanic", "KernelThreadError", "Machine",
-    "MachineStalled", "MapFile", "Refs", "Script", "Sequential", "UniformRandom", "VMConfig", "Workload",
-    "parse_size", "__version__",
+    "Anon", "FileStream", "FileWrite", "HotCold", "IdleDaemon", "InvariantError", "KernelPanic",
+    "KernelThreadError", "Loop", "Machine", "MachineStalled", "MapFile", "MemoryHog", "Phases", "Refs",
+    "Script", "Sequential", "UniformRandom", "VMConfig", "Workload", "parse_size", "parse_workload_spec",
+    "__version__",
 ]

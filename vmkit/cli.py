@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -139,6 +140,122 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     return 0
 
 
+class Progress:
+    """A one-line progress bar on stderr, shown only on a terminal and only for runs longer than a second."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.start = time.perf_counter()
+        self.shown = False
+
+    def update(self, fraction: float | None, text: str) -> None:
+        if not self.enabled or time.perf_counter() - self.start < 1.0:
+            return
+        self.shown = True
+        if fraction is None:
+            bar = ""
+        else:
+            n = int(30 * min(max(fraction, 0.0), 1.0))
+            bar = f"[{'#' * n}{'.' * (30 - n)}] {100 * fraction:5.1f}% "
+        sys.stderr.write(f"\r{bar}{text}\x1b[K")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def run_with_progress(vm: Any, until: int | None, progress: Progress) -> None:
+    """Run ``vm`` to tick ``until`` (or until its processes end) in quarter-second slices, updating ``progress``."""
+    procs = vm.user_procs()
+    totals = [p.workload.total_refs() if p.workload is not None else None for p in procs]
+    known = None if any(t is None for t in totals) else sum(totals)
+    start = vm.ticks
+    step = max(1, vm.hz // 4)
+    while True:
+        if until is not None:
+            if vm.ticks >= until:
+                break
+            vm.run(until=min(until, vm.ticks + step))
+            frac: float | None = (vm.ticks - start) / max(1, until - start)
+        else:
+            if not vm.user_procs():
+                break
+            vm.run(until=vm.ticks + step, stop_when_done=True)
+            frac = sum(p.p_refs for p in procs) / known if known else None
+        progress.update(frac, f"t={vm.ticks / vm.hz:.1f}s faults={vm.cnt.v_vm_faults} "
+                              f"free={vm.vmstats.v_free_count} swap used={vm.swap_in_use()}")
+    progress.done()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the machine with the page daemon on workloads and print a summary."""
+    from .machine import Machine
+    from .scenarios import summarize
+    from .workload import parse_workload_spec, workload_help
+
+    if args.list_workloads:
+        print(workload_help())
+        return 0
+    if not args.workload:
+        raise ValueError("give at least one --workload SPEC (vmkit run --list-workloads lists them)")
+    if args.seconds is not None and not 0 < args.seconds <= 1e7:
+        raise ValueError(f"--seconds must be between 0 and 10000000, got {args.seconds}")
+    vm = Machine(ram=args.memory, swap=args.swap, seed=args.seed, ncpus=args.ncpus, hz=args.hz)
+    for i, spec in enumerate(args.workload):
+        wl = parse_workload_spec(spec)
+        name = spec.split(":", 1)[0].strip().lower()
+        if len(args.workload) > 1:
+            name = f"{name}{i + 1}"
+        if not wl.finite and args.seconds is None:
+            raise ValueError(f"--workload {spec!r} never ends by itself: give --seconds")
+        vm.spawn(name, wl)
+    t = time.perf_counter()
+    progress = Progress(not args.json)
+    until = None if args.seconds is None else vm.ticks + int(round(args.seconds * vm.hz))
+    run_with_progress(vm, until, progress)
+    host = time.perf_counter() - t
+    s = summarize(vm, host)
+    s["page_ins"] = vm.cnt.v_swappgsin + vm.cnt.v_vnodepgsin
+    s["kills"] = len(vm.oom_kills)
+    if args.csv:
+        vm.timeseries().to_csv(args.csv, index=False)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from .plots import queue_sizes
+
+        ax = queue_sizes(vm.timeseries(), hz=vm.hz)
+        ax.figure.tight_layout()
+        ax.figure.savefig(args.plot, dpi=120)
+        plt.close(ax.figure)
+    if args.json:
+        print(json.dumps(s, indent=2, default=str))
+        return 0
+    print(f"simulated {s['seconds']:.2f} s ({s['ticks']} ticks) in {host:.2f} s of host time")
+    print(f"references {s['references']}, faults {s['faults']}, page-ins {s['page_ins']}, "
+          f"swap writes {s['swap_writes']} ({s['swap_pages_written']} pages), laundered {s['laundered']}, "
+          f"reactivated {s['reactivated']}, kills {s['kills']}, lost writes {s['lost_writes']}")
+    vs = s["vmstats"]
+    print(f"final: free {vs['v_free_count']}, cache {vs['v_cache_count']}, inactive {vs['v_inactive_count']}, "
+          f"active {vs['v_active_count']}, wired {vs['v_wire_count']} (of {vs['v_page_count']} pages)")
+    print("  PID COMMAND        STATE       RSS   REFS")
+    for p in s["processes"]:
+        if p["pid"] >= vm.config.first_user_pid:
+            print(f"{p['pid']:5d} {p['name']:<14} {p['state']:<8} {p['rss_pages']:6d} {p['refs']:6d}")
+    for k in s["killed"]:
+        print(f"killed pid {k['pid']} ({k['name']}), {k['size_pages']} pages, at tick {k['tick']}")
+    if args.csv:
+        print(f"time series: {args.csv}")
+    if args.plot:
+        print(f"plot: {args.plot}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vmkit", description="vmkit: DragonFly BSD's page-out daemon on an emulated machine.")
     parser.add_argument("--version", action="version", version=f"vmkit {__version__}")
@@ -165,6 +282,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="print the summary as JSON")
     sp.add_argument("--events", metavar="FILE.csv", help="write the event log as CSV")
     sp.set_defaults(func=cmd_scenario)
+
+    sp = sub.add_parser("run", help="run the machine with the page daemon on workloads or traces")
+    sp.add_argument("--memory", default="64M", help="RAM, e.g. 64M (default 64M)")
+    sp.add_argument("--swap", default="128M", help="swap size (default 128M)")
+    sp.add_argument("--workload", action="append", metavar="SPEC",
+                    help="a workload such as hotcold:pages=20000,hot=0.2,p=0.8,writes=0.3 or trace:data/sort.npz; "
+                         "repeat for several processes")
+    sp.add_argument("--list-workloads", action="store_true", help="list the workloads and their parameters")
+    sp.add_argument("--seconds", type=float, default=None, help="simulated seconds to run (default: until done)")
+    sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sp.add_argument("--ncpus", type=int, default=1, help="CPUs (default 1)")
+    sp.add_argument("--hz", type=int, default=100, help="clock ticks per second (default 100)")
+    sp.add_argument("--csv", metavar="FILE", help="write the per-tick time series as CSV")
+    sp.add_argument("--plot", metavar="FILE.png", help="save the queue-size figure")
+    sp.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sp.set_defaults(func=cmd_run)
     return parser
 
 

@@ -96,13 +96,15 @@ class Machine(
         self._init_proc()
 
     # -- running -----------------------------------------------------------------------------------
-    def run(self, until: int | None = None, *, seconds: float | None = None) -> None:
+    def run(self, until: int | None = None, *, seconds: float | None = None, stop_when_done: bool = False) -> None:
         """Run the machine.
 
         ``until`` is an absolute tick; ``seconds`` runs that many simulated
         seconds from now.  With neither, run until every process started with
         :meth:`spawn` has finished; raise :class:`MachineStalled` if none of
-        them can make progress for ``stall_seconds``.
+        them can make progress for ``stall_seconds``.  With ``until`` or
+        ``seconds`` and ``stop_when_done``, also stop early once every spawned
+        process has finished.
         """
         if until is not None and seconds is not None:
             raise ValueError("give until (a tick) or seconds, not both")
@@ -127,7 +129,7 @@ class Machine(
         next_check = self.ticks
         while True:
             if until is not None:
-                if self.ticks >= until:
+                if self.ticks >= until or (stop_when_done and not self.user_procs()):
                     break
             elif not self.user_procs():
                 break

@@ -137,7 +137,7 @@ class ProcMixin:
         if not isinstance(workload, _W):
             raise ValueError(f"workload must be a vmkit Workload (e.g. Sequential(pages=100)), got {workload!r}")
         if regions is None:
-            regions = [Anon(workload.npages, "heap")]
+            regions = workload.regions(self, name)
         rpt = self.config.refs_per_tick if refs_per_tick is None else check_int(
             refs_per_tick, "refs_per_tick", 1, 10_000_000)
         check_int(uid, "uid", 0, 65535)
