@@ -539,8 +539,6 @@ def parse_workload_spec(spec: str) -> Workload:
     name, _, rest = spec.strip().partition(":")
     name = name.strip().lower()
     if name == "trace":
-        from .trace import TraceWorkload
-
         args = dict(_split_params(rest, name)) if "=" in rest else {"path": rest.strip()}
         path = args.pop("path", "")
         loop = args.pop("loop", "0")
@@ -548,6 +546,8 @@ def parse_workload_spec(spec: str) -> Workload:
             raise ValueError(f"workload 'trace': unknown parameter(s) {', '.join(args)}; valid: path, loop")
         if not path:
             raise ValueError("workload 'trace' needs a file: trace:data/sort.npz")
+        from .trace import TraceWorkload
+
         return TraceWorkload(path, loop=_convert(int, loop, name, "loop") != 0)
     if name not in WORKLOADS:
         raise ValueError(f"unknown workload {name!r}; choose one of: {', '.join(list(WORKLOADS) + ['trace'])} "
@@ -558,10 +558,11 @@ def parse_workload_spec(spec: str) -> Workload:
         if key not in params:
             raise ValueError(f"workload {name!r} has no parameter {key!r}; valid: {', '.join(params)}")
         kwargs[key] = _convert(params[key][0], value, name, key)
-    for key, (_, default, _) in params.items():
+    for key, (_, default, desc) in params.items():
         if key not in kwargs:
             if default is REQUIRED:
-                raise ValueError(f"workload {name!r} needs {key}=... ({params[key][2]})")
+                raise ValueError(f"workload {name!r} needs {key}=... ({desc})")
+            kwargs[key] = default
     return cls(**kwargs)
 
 
