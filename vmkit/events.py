@@ -26,7 +26,7 @@ EVENT_COLUMNS = ("tick", "thread", "function", "page", "object", "queue_before",
                  "action", "reason", "act_count")
 
 TIMESERIES_COLUMNS = (
-    "tick", "free", "cache", "inactive", "active", "wired",
+    "tick", "free", "cache", "inactive", "active", "wired", "swap_full", "swap_almost_full",
     "v_free_min", "v_free_reserved", "v_free_severe", "v_free_target", "v_cache_min", "v_inactive_target",
     "paging_target", "swap_used", "swap_total", "faults", "pdwakeups", "pdpages", "swap_pages_out",
     "swap_pages_in", "vnode_pages_out", "vnode_pages_in", "reactivated", "vm_pages_needed", "procs",
@@ -48,6 +48,13 @@ class RecorderMixin:
         self._ev_rows: list[tuple] = []
         self._ts_rows: list[tuple] = []
         self._rss_rows: list[tuple] = []
+        self._pass_rows: list[tuple] = []
+        self._cluster_rows: list[tuple] = []
+        # The act_count histogram of the active queue walks every active page: off unless asked for.
+        self.record_act_hist = False
+        self.act_hist_every = self.config.hz
+        self._next_act_hist = 0
+        self._act_hist_rows: list[tuple] = []
 
     def _ev(self, function: str, m: vm_page | None, qbefore: int, action: str, reason: str,
             objtype: int | None = None) -> None:
@@ -117,12 +124,16 @@ class RecorderMixin:
         cnt = self.cnt
         self._ts_rows.append((
             self.ticks, vs.v_free_count, vs.v_cache_count, vs.v_inactive_count, vs.v_active_count,
-            vs.v_wire_count, vs.v_free_min, vs.v_free_reserved, vs.v_free_severe, vs.v_free_target,
+            vs.v_wire_count, self.swap_pager_full, self.swap_pager_almost_full,
+            vs.v_free_min, vs.v_free_reserved, vs.v_free_severe, vs.v_free_target,
             vs.v_cache_min, vs.v_inactive_target, self.vm_paging_target(),
             self.vm_swap_max - self.vm_swap_size, self.vm_swap_max, cnt.v_vm_faults, cnt.v_pdwakeups,
             cnt.v_pdpages, cnt.v_swappgsout, cnt.v_swappgsin, cnt.v_vnodepgsout, cnt.v_vnodepgsin,
             cnt.v_reactivated, self.vm_pages_needed, len(self.allproc),
         ))
+        if self.record_act_hist and self.ticks >= self._next_act_hist:
+            self._next_act_hist = self.ticks + self.act_hist_every
+            self._sample_act_hist()
         first = self.config.first_user_pid
         for pid, p in self.allproc.items():
             if pid >= first:
@@ -142,6 +153,49 @@ class RecorderMixin:
         import pandas as pd
 
         return pd.DataFrame(self._rss_rows, columns=["tick", "pid", "name", "rss_pages", "rss_limit_pages"])
+
+    def _sample_act_hist(self) -> None:
+        from .constants import ACT_MAX, PQ_ACTIVE
+
+        hist = [0] * (ACT_MAX + 16)
+        top = len(hist) - 1
+        for m in self.queue_pages(PQ_ACTIVE):
+            hist[min(m.act_count, top)] += 1
+        self._act_hist_rows.append((self.ticks, tuple(hist)))
+
+    def act_count_histogram(self) -> pd.DataFrame:
+        """act_count of the active pages over time: one row per sample, one column per act_count value.
+
+        Set ``machine.record_act_hist = True`` before running (sampled every
+        ``act_hist_every`` ticks, one second by default).
+        """
+        import pandas as pd
+
+        if not self._act_hist_rows:
+            return pd.DataFrame()
+        df = pd.DataFrame([h for _, h in self._act_hist_rows], index=[t for t, _ in self._act_hist_rows])
+        df.index.name = "tick"
+        return df
+
+    def passes(self) -> pd.DataFrame:
+        """One row per daemon pass: tick, thread, pass, the shortages, and what the pass did.
+
+        Columns: tick, thread, pass, avail_shortage (at the start), inactive_shortage,
+        avail_shortage_left, laundered (pages written), swap_pages_out, freed (v_dfree),
+        visited (v_pdpages).
+        """
+        import pandas as pd
+
+        return pd.DataFrame(self._pass_rows, columns=[
+            "tick", "thread", "pass", "avail_shortage", "inactive_shortage", "avail_shortage_left",
+            "laundered", "swap_pages_out", "freed", "visited"])
+
+    def cluster_sizes(self) -> pd.DataFrame:
+        """Every laundering cluster: tick, pages in it, object type."""
+        import pandas as pd
+
+        return pd.DataFrame([(t, n, OBJT_NAMES.get(o, "")) for t, n, o in self._cluster_rows],
+                            columns=["tick", "pages", "object"])
 
     def kill_events(self) -> list[dict[str, Any]]:
         """Processes killed by the OOM killer: pid, name, size in pages, tick."""

@@ -68,7 +68,7 @@ class proc:
     __slots__ = (
         "p_pid", "p_comm", "p_flags", "p_stat", "p_nice", "p_rlimit", "p_vmspace",
         "p_siglist", "p_uid", "p_thread", "workload", "refs_per_tick", "p_refs",
-        "p_minflt", "p_majflt", "p_start_tick", "p_exit_tick", "p_xsig", "p_killed_why",
+        "p_minflt", "p_majflt", "p_zfod", "p_start_tick", "p_exit_tick", "p_xsig", "p_killed_why",
     )
 
     def __init__(self, pid: int, comm: str) -> None:
@@ -87,6 +87,7 @@ class proc:
         self.p_refs = 0
         self.p_minflt = 0
         self.p_majflt = 0
+        self.p_zfod = 0
         self.p_start_tick = 0
         self.p_exit_tick = -1
         self.p_xsig = 0

@@ -103,6 +103,7 @@ class VmFaultMixin:
                 self.pmap_zero_page(m)
                 m.valid = VM_PAGE_BITS_ALL
                 self.cnt.v_zfod += 1
+                p.p_zfod += 1
                 p.p_minflt += 1
             break
         # m is busied and valid.  A writeable mapping lets the program dirty

@@ -231,6 +231,8 @@ class PageoutMixin:
         n = is_ - ib
         self._ev("vm_pageout_clean_helper", m, qbefore, "cluster",
                  f"{n} pages, pindex {pindex - page_base + ib}-{pindex - page_base + is_ - 1}")
+        if self.record_events:
+            self._cluster_rows.append((self.ticks, n, obj.type))
         # Reads are allowed during page-outs.
         return (yield from self.vm_pageout_flush(mc[ib:is_], n, vmflush_flags))
 
@@ -1117,6 +1119,7 @@ class PageoutMixin:
                     self.wakeup(VM_PAGEDAEMON_TIME)
             self.cnt.v_pdwakeups += 1
             self.pageout_passes += 1
+            pass_start = (self.laundered, self.cnt.v_swappgsout, self.cnt.v_dfree, self.cnt.v_pdpages)
             # INACTIVE -> CACHE/FREE/laundry.  The target is above the
             # severe level, for hysteresis; the deficit (RSS enforcement,
             # blocked allocations) forces work even when the queues look
@@ -1126,6 +1129,7 @@ class PageoutMixin:
                 self.vm_pagedaemon_time = self.ticks
             avail_shortage = self.vm_paging_target() + self.vm_pageout_deficit
             self.vm_pageout_deficit = 0
+            first_shortage = avail_shortage
             if avail_shortage > 0:
                 delta = 0
                 q = 0
@@ -1173,6 +1177,11 @@ class PageoutMixin:
             if isep == 0:
                 self.vm_pagedaemon_time = self.ticks
             yield from self.vm_pageout_scan_cache(avail_shortage, pass_, vnodes_skipped.v, recycle_count.v)
+            if self.record_stats:
+                self._pass_rows.append((
+                    self.ticks, td.td_name, pass_, first_shortage, inactive_shortage, avail_shortage,
+                    self.laundered - pass_start[0], self.cnt.v_swappgsout - pass_start[1],
+                    self.cnt.v_dfree - pass_start[2], self.cnt.v_pdpages - pass_start[3]))
             for hook in self.pass_hooks:
                 hook(self, isep)
             # Wait for more work.
