@@ -149,6 +149,9 @@ class KernMixin:
         self._unext: list[thread] = []
         self._yield_limit = cfg.kthread_yields_per_tick
         self.need_resched = False
+        self._tick_open = False       # a tick was interrupted by a break and is not finished
+        self._break = False           # stop the scheduler at the next opportunity
+        self._break_at_event = 0      # ... once the event log has this many rows
         self.dmesg_lines: list[str] = []
         self.dmesg_ticks: list[int] = []
 
@@ -274,15 +277,26 @@ class KernMixin:
 
     # -- the scheduler -----------------------------------------------------------------------------
     def _run_tick(self) -> None:
-        """Run every runnable thread until all have blocked or used this tick."""
-        if self._knext:
-            self._krunq.extend(self._knext)
-            self._knext.clear()
-        if self._unext:
-            self._urunq.extend(self._unext)
-            self._unext.clear()
+        """Run every runnable thread until all have blocked or used this tick.
+
+        If a break is requested (``self._break``, set by the stepping
+        controls), stop between two threads or at a thread's next
+        ``lwkt_yield()`` and leave the tick open: the next call carries on
+        with the same tick.
+        """
+        if not self._tick_open:
+            if self._knext:
+                self._krunq.extend(self._knext)
+                self._knext.clear()
+            if self._unext:
+                self._urunq.extend(self._unext)
+                self._unext.clear()
+        self._tick_open = True
         krunq, urunq = self._krunq, self._urunq
         while True:
+            if self._break:
+                self.curthread = None
+                return
             if krunq:
                 td = krunq.popleft()
             elif urunq:
@@ -290,6 +304,7 @@ class KernMixin:
             else:
                 break
             self._switch(td)
+        self._tick_open = False
         self.curthread = None
 
     def _switch(self, td: thread) -> None:
@@ -319,6 +334,11 @@ class KernMixin:
                 td.td_yields += 1
                 if td.td_yields >= self._yield_limit:
                     (self._knext if td.td_kernel else self._unext).append(td)   # out of CPU for this tick
+                    return
+                if self._break_at_event and len(self._ev_rows) >= self._break_at_event:
+                    self._break = True
+                if self._break:           # stepping: stop here, carry on from here next time
+                    (self._krunq if td.td_kernel else self._urunq).appendleft(td)
                     return
                 if td.td_kernel and not self._krunq:
                     value = None                  # nobody else at kernel priority: carry on

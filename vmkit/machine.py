@@ -124,6 +124,12 @@ class Machine(
                 p = endless[0]
                 raise ValueError(f"pid {p.p_pid} ({p.p_comm}) runs {p.workload!r}, which never ends: "
                                  "give until= or seconds=")
+        self._break = False
+        if self._tick_open:                 # finish a tick a step interrupted
+            self._run_tick()
+            self._sample_stats()
+            if self._break:
+                return
         stall_limit = self.config.stall_seconds * self.hz
         progress: dict[int, tuple[int, int]] = {}    # pid -> (refs, tick of last progress)
         next_check = self.ticks
@@ -145,6 +151,8 @@ class Machine(
                     self.ticks = jump
             self._hardclock()
             self._run_tick()
+            if self._break:
+                return
             self._sample_stats()
             if until is None and self.ticks >= next_check:
                 next_check = self.ticks + self.hz        # once a simulated second is plenty
@@ -152,6 +160,39 @@ class Machine(
                     raise MachineStalled(self._stall_message(
                         f"no running process made a memory reference for {self.config.stall_seconds} "
                         "simulated seconds"))
+
+    # -- stepping (notebooks) ---------------------------------------------------------------------
+    def step(self, decisions: int = 1, max_seconds: float = 3600.0) -> int:
+        """Run until the page daemon has made ``decisions`` more decisions (event-log rows); return how many.
+
+        The machine stops inside the daemon's scan, right after the decision,
+        and the next ``run``/``step`` carries on from there.  Stops sooner if
+        ``max_seconds`` of simulated time pass first.
+        """
+        check_int(decisions, "decisions", 1, 1 << 40)
+        self.record_events = True
+        start = self.event_count()
+        self._break_at_event = start + decisions
+        try:
+            self.run(until=self.ticks + int(max_seconds * self.hz))
+        finally:
+            self._break_at_event = 0
+        return self.event_count() - start
+
+    def step_pass(self, max_seconds: float = 3600.0) -> bool:
+        """Run until the page daemon finishes its next pass; return False if none finished in ``max_seconds``."""
+        done = []
+
+        def hook(vm: Machine, isep: int) -> None:
+            done.append(isep)
+            vm._break = True
+
+        self.pass_hooks.append(hook)
+        try:
+            self.run(until=self.ticks + int(max_seconds * self.hz))
+        finally:
+            self.pass_hooks.remove(hook)
+        return bool(done)
 
     def _stalled(self, progress: dict[int, tuple[int, int]], limit: int) -> bool:
         """True if every process that wants to run has made no reference for ``limit`` ticks.
