@@ -111,6 +111,28 @@ def scenarios(quick: bool) -> float:
     return worst
 
 
+def _policy_bench(policy: str, quick: bool) -> float:
+    """Best of 3 runs of one baseline policy on the locality trace of benchmarks/policies_bench.py."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from policies_bench import locality_trace
+
+    from vmkit.policies import simulate
+
+    n = 500_000 if quick else 2_000_000
+    pages, writes = locality_trace(n)
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        simulate(policy, pages, writes, frames=1000)
+        best = min(best, time.perf_counter() - t)
+    return n / best
+
+
+for _name, _target in (("fifo", 5e6), ("lru", 5e6), ("opt", 1e6)):
+    bench(f"policy_{_name}_refs_per_s", _target, "refs/s")(
+        lambda quick, _p=_name: _policy_bench(_p, quick))
+
+
 _BUILD = """
 import resource, time
 t = time.perf_counter()
