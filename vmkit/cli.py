@@ -421,6 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sp.add_argument("--json", action="store_true", help="print JSON")
     sp.set_defaults(func=cmd_compare)
+
+    from .trace import add_trace_commands
+
+    add_trace_commands(sub)
     return parser
 
 
