@@ -200,3 +200,49 @@ class RecorderMixin:
     def kill_events(self) -> list[dict[str, Any]]:
         """Processes killed by the OOM killer: pid, name, size in pages, tick."""
         return list(self.oom_kills)
+
+
+#: (function, action, reason prefix) -> the seed lines that make that decision.  First match wins.
+SEED_LINES: tuple[tuple[str, str, str, int, int], ...] = (
+    ("vm_pageout_clean_helper", "skip", "", 267, 270),
+    ("vm_pageout_clean_helper", "cluster", "", 272, 393),
+    ("vm_pageout_flush", "pageout", "", 453, 515),
+    ("vm_pageout_mdp_callback", "activate", "", 556, 580),
+    ("vm_pageout_mdp_callback", "remove", "", 587, 609),
+    ("vm_pageout_scan_inactive", "skip", "", 834, 847),
+    ("vm_pageout_page", "unqueue", "", 917, 923),
+    ("vm_pageout_page", "requeue", "held (I/O", 928, 940),
+    ("vm_pageout_page", "activate", "referenced in the page tables", 950, 966),
+    ("vm_pageout_page", "activate", "PG_REFERENCED", 976, 983),
+    ("vm_pageout_page", "free", "", 1004, 1010),
+    ("vm_pageout_page", "cache", "", 1011, 1017),
+    ("vm_pageout_page", "requeue", "dirty, first trip", 1018, 1041),
+    ("vm_pageout_page", "requeue", "held after the vnode lock", 1178, 1191),
+    ("vm_pageout_page", "requeue", "", 1053, 1087),
+    ("vm_pageout_page", "skip", "vnode lock", 1113, 1138),
+    ("vm_pageout_page", "skip", "page changed", 1140, 1156),
+    ("vm_pageout_page", "skip", "page busied", 1158, 1168),
+    ("vm_pageout_page", "skip", "dirty, max_launder", 1221, 1223),
+    ("vm_pageout_page", "launder", "", 1194, 1220),
+    ("vm_pageout_scan_active", "requeue", "held", 1318, 1331),
+    ("vm_pageout_scan_active", "requeue", "vnode page", 1337, 1350),
+    ("vm_pageout_scan_active", "requeue", "", 1380, 1391),
+    ("vm_pageout_scan_active", "cache", "", 1404, 1433),
+    ("vm_pageout_scan_active", "deactivate", "", 1404, 1437),
+    ("vm_pageout_scan_active", "decline", "", 1393, 1451),
+    ("vm_pageout_scan_cache", "deactivate", "busy", 1522, 1526),
+    ("vm_pageout_scan_cache", "deactivate", "", 1535, 1541),
+    ("vm_pageout_scan_cache", "free", "", 1511, 1547),
+    ("vm_pageout_scan_cache", "kill", "", 1610, 1635),
+    ("vm_pageout_page_stats", "requeue", "", 1780, 1806),
+    ("vm_pageout_page_stats", "deactivate", "", 1808, 1823),
+    ("vm_pageout_page_stats", "decline", "", 1824, 1836),
+)
+
+
+def seed_lines(function: str, action: str, reason: str = "") -> tuple[int, int] | None:
+    """The line range of vm_pageout.c that made a decision of the event log, or None."""
+    for fn, act, prefix, a, b in SEED_LINES:
+        if fn == function and act == action and reason.startswith(prefix):
+            return a, b
+    return None
