@@ -8,13 +8,14 @@ STAMP  := $(VENV)/.installed-stamp
 # JupyterLab refuses to run as root unless told to (CI and containers run as root).
 ROOTFLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: lab test install bench lint clean help
+.PHONY: lab test install bench lint html clean help
 
 help:
 	@echo "make lab    - start JupyterLab on notebooks/ (creates .venv and installs on first use)"
 	@echo "make test   - run the whole test suite (creates .venv and installs on first use)"
 	@echo "make bench  - run the performance benchmarks"
 	@echo "make lint   - ruff"
+	@echo "make html   - execute every notebook into html/ for reading"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +36,13 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
+html: $(STAMP)
+	mkdir -p html
+	$(VENV)/bin/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=300 \
+		--output-dir html notebooks/*.ipynb
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check vmkit tests benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info html
