@@ -144,8 +144,8 @@ class MachineDashboard(_Base):
     ``setup(vm, values)`` if given, called after the workload is spawned.
     """
 
-    def __init__(self, workload: str = "hotcold:pages=3000,count=200000,writes=0.3",
-                 memory: str = "8M", swap: str = "32M", seconds: float = 10.0,
+    def __init__(self, workload: str = "hotcold:pages=3000,count=100000,writes=0.3",
+                 memory: str = "8M", swap: str = "32M", seconds: float = 5.0,
                  sysctls: dict[str, tuple[int, int]] | None = None, figures: tuple[str, ...] = ("queues",),
                  seed: int = 1, extra: dict[str, widgets.Widget] | None = None,
                  setup: Callable[[Machine, dict[str, Any]], None] | None = None,
