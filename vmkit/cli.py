@@ -286,6 +286,12 @@ def _load_refs(args: argparse.Namespace) -> tuple[Any, Any, str]:
     return tr.pages, tr.writes, args.trace
 
 
+def _print_policy_rows(rows: list[dict[str, Any]]) -> None:
+    print(f"{'policy':<8} {'faults':>10} {'hits':>10} {'hit ratio':>10} {'write-backs':>12}")
+    for r in rows:
+        print(f"{r['policy']:<8} {r['faults']:>10} {r['hits']:>10} {r['hit_ratio']:>10.4f} {r['write_backs']:>12}")
+
+
 def cmd_policies(args: argparse.Namespace) -> int:
     """Replay a trace or reference string against the textbook policies and print their counts."""
     from .policies import POLICIES, simulate_all
@@ -302,9 +308,7 @@ def cmd_policies(args: argparse.Namespace) -> int:
         return 0
     n = len(pages)
     print(f"{source}: {n} references, {args.frames} frames")
-    print(f"{'policy':<8} {'faults':>10} {'hits':>10} {'hit ratio':>10} {'write-backs':>12}")
-    for r in rows:
-        print(f"{r['policy']:<8} {r['faults']:>10} {r['hits']:>10} {r['hit_ratio']:>10.4f} {r['write_backs']:>12}")
+    _print_policy_rows(rows)
     return 0
 
 
@@ -356,9 +360,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(note)
     if warn:
         print(warn)
-    print(f"{'policy':<8} {'faults':>10} {'hits':>10} {'hit ratio':>10} {'write-backs':>12}")
-    for r in rows:
-        print(f"{r['policy']:<8} {r['faults']:>10} {r['hits']:>10} {r['hit_ratio']:>10.4f} {r['write_backs']:>12}")
+    _print_policy_rows(rows)
     return 0
 
 
