@@ -427,6 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .trace import add_trace_commands
 
     add_trace_commands(sub)
+    from .assignments.cli import add_assignment_commands
+
+    add_assignment_commands(sub)
     return parser
 
 

@@ -26,6 +26,7 @@ from .constants import OBJT_NAMES, PQ_ACTIVE, PQ_CACHE, PQ_FREE, PQ_HOLD, PQ_INA
 from .events import RecorderMixin
 from .kern import TDS_SLEEP, KernMixin
 from .oracle import OracleMixin
+from .override import OverrideMixin
 from .pmap import PmapMixin
 from .proc import ProcMixin
 from .swap_pager import SwapPagerMixin
@@ -64,6 +65,7 @@ class Machine(
     VmGlueMixin,
     RecorderMixin,
     SysctlMixin,
+    OverrideMixin,
 ):
     """An emulated computer running the DragonFly VM system.
 
@@ -81,6 +83,7 @@ class Machine(
         self.config = config
         self._init_kern()
         self._init_recorder()
+        self._init_override()
         self._init_pageout()
         self._init_oracle()
         self._init_pmap()

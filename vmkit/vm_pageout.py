@@ -681,6 +681,7 @@ class PageoutMixin:
         """
         isep = self.curthread is not None and self.curthread is self.emergpager
         fn = "vm_pageout_scan_active"
+        aging = self._overrides.get("vm_pageout_aging")
         pmap_ts_referenced = self.pmap_ts_referenced
         YIELD = self.lwkt_yield()
         rows = self._ev_rows
@@ -750,43 +751,52 @@ class PageoutMixin:
                         actcount += 1
                 elif pv:
                     actcount += pmap_ts_referenced(m)
-                if actcount:
+                if actcount and aging is None:
                     m.act_count += ACT_ADVANCE + actcount
                     if m.act_count > ACT_MAX:
                         m.act_count = ACT_MAX
             m.flags &= ~PG_REFERENCED
-            if actcount and obj.ref_count != 0:
+            if aging is not None:
+                # An assignment's aging rule (vmkit.override): it sets act_count and says whether to deactivate.
+                deactivate = self._override_aging(aging, m, actcount, pass_)
+                if not deactivate:
+                    action, reason = ("requeue", "referenced: act_count advanced") if actcount else \
+                        ("decline", "not referenced: act_count declined")
+            elif actcount and obj.ref_count != 0:
+                deactivate = False
                 action, reason = "requeue", "referenced: act_count advanced"
             else:
                 if obj.type == OBJT_DEFAULT or obj.type == OBJT_SWAP:
                     m.act_count -= min(m.act_count, self.vm_anonmem_decline)
                 else:
                     m.act_count -= min(m.act_count, self.vm_filemem_decline)
-                if (self.vm_pageout_algorithm or obj is None or obj.ref_count == 0
-                        or m.act_count < pass_ + 1):
-                    # Deactivate.  With a shortage left by the inactive scan,
-                    # free (cache) a clean page instead - but not otherwise,
-                    # or gigabytes could move.
-                    inactive_shortage -= 1
-                    if avail_shortage - delta > 0 or (obj is not None and obj.ref_count == 0):
-                        if avail_shortage - delta > 0:
-                            recycle_countp.v += 1
-                        self.vm_page_protect(m, VM_PROT_NONE)
-                        if m.dirty == 0 and not m.flags & PG_NEED_COMMIT and avail_shortage - delta > 0:
-                            self.vm_page_cache(m)
-                            self._ev(fn, m, PQ_ACTIVE, "cache", "act_count < pass + 1; clean, and a shortage remains")
-                        else:
-                            self.vm_page_deactivate(m)
-                            self.vm_page_wakeup(m)
-                            self._ev(fn, m, PQ_ACTIVE, "deactivate", "act_count < pass + 1; unmapped")
+                deactivate = bool(self.vm_pageout_algorithm or obj is None or obj.ref_count == 0
+                                  or m.act_count < pass_ + 1)
+                if not deactivate:
+                    action, reason = "decline", "not referenced: act_count declined"
+            if deactivate:
+                # Deactivate.  With a shortage left by the inactive scan,
+                # free (cache) a clean page instead - but not otherwise,
+                # or gigabytes could move.
+                inactive_shortage -= 1
+                if avail_shortage - delta > 0 or (obj is not None and obj.ref_count == 0):
+                    if avail_shortage - delta > 0:
+                        recycle_countp.v += 1
+                    self.vm_page_protect(m, VM_PROT_NONE)
+                    if m.dirty == 0 and not m.flags & PG_NEED_COMMIT and avail_shortage - delta > 0:
+                        self.vm_page_cache(m)
+                        self._ev(fn, m, PQ_ACTIVE, "cache", "act_count < pass + 1; clean, and a shortage remains")
                     else:
                         self.vm_page_deactivate(m)
                         self.vm_page_wakeup(m)
-                        self._ev(fn, m, PQ_ACTIVE, "deactivate", "act_count < pass + 1")
-                    delta += 1
-                    yield YIELD
-                    continue
-                action, reason = "decline", "not referenced: act_count declined"
+                        self._ev(fn, m, PQ_ACTIVE, "deactivate", "act_count < pass + 1; unmapped")
+                else:
+                    self.vm_page_deactivate(m)
+                    self.vm_page_wakeup(m)
+                    self._ev(fn, m, PQ_ACTIVE, "deactivate", "act_count < pass + 1")
+                delta += 1
+                yield YIELD
+                continue
             # vm_page_requeue_tail(m, PQ_ACTIVE): the page is still on this queue.
             last = pq.pl_last
             if last is not m:
