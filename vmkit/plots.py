@@ -45,11 +45,11 @@ def queue_sizes(ts: pd.DataFrame, ax: Axes | None = None, hz: int = 100, thresho
     ax.plot(t, ts["free"] + ts["cache"], label="free + cache", color="black", lw=1.0, ls="--")
     if thresholds:
         last = ts.iloc[-1]
-        for name, value, style in (
-            ("v_free_min", last["v_free_min"], ":"),
-            ("v_free_target", last["v_free_target"], "-."),
-            ("paging target", last["v_free_target"] + last["v_cache_min"], "--"),
-        ):
+        lines = [("v_free_min", last["v_free_min"], ":"), ("v_free_target", last["v_free_target"], "-."),
+                 ("paging target", last["v_free_target"] + last["v_cache_min"], "--")]
+        if last["v_cache_min"] == 0:     # small machines: the paging target is v_free_target itself
+            lines = [lines[0], ("v_free_target = paging target", last["v_free_target"], "-.")]
+        for name, value, style in lines:
             if value > 0:
                 ax.axhline(value, color="grey", ls=style, lw=0.9)
                 ax.annotate(name, (t.iloc[-1], value), xytext=(-4, 2), textcoords="offset points",

@@ -47,23 +47,56 @@ FIGURES: dict[str, Callable] = {
 class FigureBox:
     """One matplotlib Figure shown in an Output widget, redrawn in place."""
 
+    DPI = 90
+
     def __init__(self, nplots: int = 1, figsize: tuple[float, float] | None = None) -> None:
         from matplotlib.figure import Figure
 
         self.nplots = nplots
         self.fig = Figure(figsize=figsize or (9, 3.6 * nplots), layout="constrained")
+        self.axes: list = []
+        self.frozen = False
         self.out = widgets.Output()
         self.draws = 0
+        self.png = b""
 
     def draw(self, painter: Callable[[list], None]) -> None:
-        """Clear the figure, let ``painter(axes)`` draw on fresh axes, show the result."""
-        self.fig.clear()
-        axes = list(self.fig.subplots(self.nplots, 1, squeeze=False).ravel())
-        painter(axes)
+        """Clear the axes, let ``painter(axes)`` draw on them, show the result as one PNG."""
+        import io
+
+        from IPython.display import Image
+
+        if self.frozen:
+            for ax in self.axes:
+                ax.clear()
+        else:
+            self.fig.clear()
+            self.fig.set_layout_engine("constrained")
+            self.axes = list(self.fig.subplots(self.nplots, 1, squeeze=False).ravel())
+        painter(self.axes)
         self.draws += 1
+        # One render at the figure's size (the inline backend's bbox_inches="tight" renders twice), and the
+        # constrained layout computed once, then frozen: the layout pass costs about as much as the render, and
+        # the axes keep their place from one slider move to the next.  Figures that add axes of their own
+        # (colour bars) keep the layout engine, which makes room for them.
+        buf = io.BytesIO()
+        self.fig.savefig(buf, format="png", dpi=self.DPI)
+        extra = len(self.fig.axes) != len(self.axes)
+        if extra:
+            self.frozen = False
+        elif not self.frozen:
+            # A figure that ever had a layout engine keeps a placeholder one, which still costs a second
+            # drawing pass per render: move to a fresh figure with no engine, the axes where the layout put them.
+            from matplotlib.figure import Figure
+
+            rects = [ax.get_position().bounds for ax in self.axes]
+            self.fig = Figure(figsize=self.fig.get_size_inches())
+            self.axes = [self.fig.add_axes(r) for r in rects]
+            self.frozen = True
+        self.png = buf.getvalue()
         with self.out:
             clear_output(wait=True)
-            display(self.fig)
+            display(Image(data=self.png, format="png"))
 
 
 class _Base:
@@ -100,13 +133,20 @@ def memory_slider(value: str | int = "8M", lo: int = 1, hi: int = 64, descriptio
 
 
 def sysctl_slider(name: str, lo: int, hi: int, value: int | None = None, step: int = 1) -> widgets.IntSlider:
-    """A slider for sysctl ``name`` over ``[lo, hi]`` (its default unless ``value``)."""
+    """A slider for sysctl ``name`` over ``[lo, hi]``, starting at its default unless ``value`` is given.
+
+    A starting value outside ``[lo, hi]`` is an error (a slider would silently clamp it).
+    """
     entry = {e.name: e for e in SYSCTLS}.get(name)
     if entry is None:
         raise ValueError(f"unknown sysctl {name!r}")
     if entry.readonly:
         raise ValueError(f"{name} is read-only")
     default = value if value is not None else (entry.default if not entry.computed else lo)
+    if not lo <= default <= hi:
+        inside = min(max(default, lo), hi)
+        raise ValueError(f"sysctl slider {name}: start value {default} is outside the range {lo}..{hi}; widen "
+                         f"the range or give a start value, e.g. sysctls={{{name!r}: ({lo}, {hi}, {inside})}}")
     return widgets.IntSlider(value=default, min=lo, max=hi, step=step, description=name,
                              continuous_update=False, style={"description_width": "initial"},
                              layout=widgets.Layout(width="420px"))
@@ -124,11 +164,15 @@ def workload_controls(spec: str) -> dict[str, widgets.Widget]:
             raise ValueError(f"workload_controls: {spec!r} must give {key}=")
         value = kind(raw) if raw is not None else default
         if kind is float:
-            out[key] = widgets.FloatSlider(value=value, min=0.0, max=1.0, step=0.05, description=key,
-                                           continuous_update=False, tooltip=desc)
+            # A hot set of all the pages leaves none cold: the slider stops short of it.
+            hi = 0.95 if key == "hot" else 1.0
+            out[key] = widgets.FloatSlider(value=min(value, hi), min=0.0 if key != "hot" else 0.05, max=hi,
+                                           step=0.05, description=key, continuous_update=False, tooltip=desc)
         else:
             hi = max(4 * int(value), 16)
-            out[key] = widgets.IntSlider(value=int(value), min=1 if key != "passes" else 1, max=hi,
+            # A handful of pages is the least any workload makes sense with (hot/cold needs cold pages too).
+            lo = 16 if key in ("pages", "k") else 1
+            out[key] = widgets.IntSlider(value=max(int(value), lo), min=lo, max=hi,
                                          step=max(1, hi // 100), description=key, continuous_update=False,
                                          tooltip=desc)
     return out
@@ -138,7 +182,7 @@ class MachineDashboard(_Base):
     """Sliders -> a small machine run -> figures and a summary, redrawn in place on every change.
 
     ``workload`` is a SPEC string whose numeric parameters get sliders;
-    ``sysctls`` maps sysctl names to ``(lo, hi)`` slider ranges;
+    ``sysctls`` maps sysctl names to ``(lo, hi)`` slider ranges, or ``(lo, hi, start)``;
     ``figures`` names figures from :data:`FIGURES`; ``seconds`` bounds each
     run (simulated).  ``extra`` adds controls of your own, passed to
     ``setup(vm, values)`` if given, called after the workload is spawned.
@@ -167,8 +211,8 @@ class MachineDashboard(_Base):
             "swap": memory_slider(swap, lo=0, hi=4 * max_memory_mb, description="swap (MB)"),
         }
         self.controls.update({f"wl:{k}": w for k, w in workload_controls(workload).items()})
-        for name, (lo, hi) in (sysctls or {}).items():
-            self.controls[f"sysctl:{name}"] = sysctl_slider(name, lo, hi)
+        for name, spec in (sysctls or {}).items():
+            self.controls[f"sysctl:{name}"] = sysctl_slider(name, *spec)
         self.controls.update(extra or {})
         self.controls["seed"] = widgets.IntText(value=seed, description="seed")
         self.box = FigureBox(len(figures))
@@ -302,8 +346,9 @@ class Stepper(_Base):
         target = self.history.pop()
         self.vm = self.setup()
         self.vm.record_events = True
-        if target:
-            self.vm.step(target)
+        # Decisions made inside setup() (a machine it ran for a while) are already behind us.
+        if target > self.vm.event_count():
+            self.vm.step(target - self.vm.event_count())
         self.refresh()
 
     def reset(self) -> None:

@@ -99,15 +99,17 @@ def is_right(key: str, answer: Any) -> bool:
         return False
 
 
-def check(key: str, answer: Any) -> bool:
-    """Say whether ``answer`` is right for exercise ``key``, with a hint if not; never reveal the answer."""
+def check(key: str, answer: Any) -> None:
+    """Say whether ``answer`` is right for exercise ``key``, with a hint if not; never reveal the answer.
+
+    Prints its verdict and returns nothing, so a notebook cell ending in ``check(...)`` shows only the verdict
+    (use :func:`is_right` for a bool).
+    """
     ex = _load(key)
     if answer is None or answer is Ellipsis:
         print(f"✎ {key}: replace ... with your answer, then run this cell again.")
-        return False
-    ok = is_right(key, answer)
-    if ok:
+        return
+    if is_right(key, answer):
         print(f"✔ {key}: right.")
     else:
         print(f"✘ {key}: not yet. Hint: {ex.hint}")
-    return ok
