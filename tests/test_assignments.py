@@ -169,7 +169,8 @@ HOSTILE = {
     "h-loop-in-function": "def PQAVERAGE(vm, n):\n    while True:\n        pass",
     "h-read": ("import glob\nfor path in [{paths}]:\n    try:\n        print('LEAK', path, open(path, 'rb').read(80))\n"
                "    except Exception as exc:\n        print('BLOCKED', path, type(exc).__name__)\n"
-               "print('LEAK listing', glob.glob({course!r} + '/*'))"),
+               "listing = glob.glob({course!r} + '/*')\n"
+               "print('LEAK listing' if listing else 'BLOCKED listing', listing)"),
     "h-write": ("for path in [{writes}]:\n    try:\n        open(path, 'w').write('pwned')\n"
                 "        print('LEAK wrote', path)\n"
                 "    except Exception as exc:\n        print('BLOCKED', path, type(exc).__name__)"),

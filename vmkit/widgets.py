@@ -80,7 +80,7 @@ class FigureBox:
         # the axes keep their place from one slider move to the next.  Figures that add axes of their own
         # (colour bars) keep the layout engine, which makes room for them.
         buf = io.BytesIO()
-        self.fig.savefig(buf, format="png", dpi=self.DPI)
+        self.fig.savefig(buf, format="png", dpi=self.DPI, pil_kwargs={"compress_level": 1})
         extra = len(self.fig.axes) != len(self.axes)
         if extra:
             self.frozen = False
