@@ -80,7 +80,10 @@ def act_count_histogram(hist: pd.DataFrame, ax: Axes | None = None, hz: int = 10
     extent = (t[0], t[-1] if len(t) > 1 else t[0] + 1, -0.5, top - 0.5)
     im = ax.imshow(np.log1p(data[:top]), aspect="auto", origin="lower", extent=extent, cmap="viridis",
                    interpolation="nearest")
-    ax.figure.colorbar(im, ax=ax, label="log(1 + pages)")
+    # The colour bar lives inside the axes' own box (an inset), so the figure keeps its layout from one redraw
+    # to the next and clearing the axes clears the bar too.
+    cax = ax.inset_axes([1.01, 0.0, 0.015, 1.0])
+    ax.figure.colorbar(im, cax=cax, label="log(1 + pages)")
     ax.set_xlabel("simulated seconds")
     ax.set_ylabel("act_count")
     ax.set_title("act_count of the active pages")
