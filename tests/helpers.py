@@ -11,7 +11,7 @@ from collections.abc import Generator
 
 import numpy as np
 
-from vmkit import Machine
+from vmkit import Machine, MachineStalled
 from vmkit.constants import PG_MARKER, PQ_ACTIVE, PQ_CACHE, PQ_INACTIVE, VM_PROT_NONE
 
 
@@ -101,21 +101,8 @@ def run_checked(vm: Machine, max_ticks: int = 100000, every: int = 1) -> int:
 
 
 def run_in_thread(vm: Machine, genfunc, *args, max_ticks: int = 100000, name: str = "test-thread"):
-    """Run ``genfunc(*args)`` (a generator function that may sleep) as a kernel thread; return its result.
-
-    The machine runs tick by tick until the thread ends; other threads run
-    as usual meanwhile.
-    """
-    box: dict = {}
-
-    def main():
-        box["result"] = yield from genfunc(*args)
-        box["done"] = True
-
-    vm.kthread_create(main, name)
-    start = vm.ticks
-    while "done" not in box:
-        if vm.ticks - start > max_ticks:
-            raise AssertionError(f"{name} did not finish within {max_ticks} ticks")
-        vm.run(until=vm.ticks + 1)
-    return box["result"]
+    """Run ``genfunc(*args)`` (a generator function that may sleep) as a kernel thread; return its result."""
+    try:
+        return vm.run_in_thread(genfunc, *args, max_ticks=max_ticks, name=name)
+    except MachineStalled as exc:
+        raise AssertionError(str(exc)) from None

@@ -361,3 +361,21 @@ def test_queue_numbers_keep_dragonfly_values_with_512_colours():
     vm.vm_page_deactivate(m)
     assert m.queue == 513 + m.pc
     vm.check()
+
+
+def test_run_in_thread_returns_the_result_and_stops_a_thread_that_never_ends():
+    vm = Machine(ram=256, swap=1024, boot_userland=False, pagedaemon=False)
+
+    def ok(x):
+        yield from ()
+        return x * 2
+
+    def forever():
+        while True:
+            yield vm.tsleep(vm, 0, "never", 0)
+
+    assert vm.run_in_thread(ok, 21) == 42
+    with pytest.raises(MachineStalled, match="stuck did not finish within 5 ticks"):
+        vm.run_in_thread(forever, max_ticks=5, name="stuck")
+    with pytest.raises(ValueError, match="max_ticks"):
+        vm.run_in_thread(ok, 1, max_ticks=0)

@@ -232,6 +232,28 @@ class Machine(
                 "If memory is full, the page daemon must be running to free it.")
 
     # -- checks and summaries ----------------------------------------------------------------------
+    def run_in_thread(self, genfunc: Any, *args: Any, max_ticks: int = 100000, name: str = "call") -> Any:
+        """Run ``genfunc(*args)`` (a kernel function that may sleep) as a kernel thread; return its result.
+
+        The machine runs tick by tick until the thread ends; other threads run
+        as usual meanwhile.  For tests, exercises and the assignments' batteries,
+        which call one daemon function on a machine set up by hand.
+        """
+        check_int(max_ticks, "max_ticks", 1, 1 << 40)
+        box: dict[str, Any] = {}
+
+        def main() -> Any:
+            box["result"] = yield from genfunc(*args)
+            box["done"] = True
+
+        self.kthread_create(main, name)
+        start = self.ticks
+        while "done" not in box:
+            if self.ticks - start > max_ticks:
+                raise MachineStalled(f"{name} did not finish within {max_ticks} ticks")
+            self.run(until=self.ticks + 1)
+        return box["result"]
+
     def check(self) -> None:
         """Run the invariant checker; raise ``InvariantError`` listing every violation (see :mod:`vmkit.check`)."""
         check_machine(self)

@@ -86,19 +86,7 @@ def _map(vm: Machine, m: Any, n: int = 1, *, write: bool = False, accessed: bool
 
 def _in_thread(vm: Machine, genfunc: Callable[..., Any], *args: Any, max_ticks: int = 2000) -> Any:
     """Run generator function ``genfunc(*args)`` as a kernel thread (it may sleep); return its result."""
-    box: dict[str, Any] = {}
-
-    def main() -> Any:
-        box["result"] = yield from genfunc(*args)
-        box["done"] = True
-
-    vm.kthread_create(main, "grader")
-    start = vm.ticks
-    while "done" not in box:
-        if vm.ticks - start > max_ticks:
-            raise RuntimeError(f"did not finish within {max_ticks} ticks")
-        vm.run(until=vm.ticks + 1)
-    return box["result"]
+    return vm.run_in_thread(genfunc, *args, max_ticks=max_ticks, name="grader")
 
 
 def _qname(m: Any) -> str:
