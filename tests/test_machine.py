@@ -379,3 +379,26 @@ def test_run_in_thread_returns_the_result_and_stops_a_thread_that_never_ends():
         vm.run_in_thread(forever, max_ticks=5, name="stuck")
     with pytest.raises(ValueError, match="max_ticks"):
         vm.run_in_thread(ok, 1, max_ticks=0)
+
+
+def test_event_counts_agree_with_the_event_log():
+    vm = Machine(ram="4M", swap="16M", seed=2)
+    vm.spawn("w", Sequential(pages=1500, passes=2, writes=0.5))
+    vm.run(until=150)
+    ev = vm.events()
+    for fn in ("vm_pageout_page", "vm_pageout_scan_active", None):
+        sub = ev if fn is None else ev[ev.function == fn]
+        for by in ("action", "reason"):
+            want = {str(k): int(v) for k, v in sub[by].astype(str).value_counts().items() if v}
+            assert vm.event_counts(fn, by=by) == want
+    with pytest.raises(ValueError, match="by must be 'action' or 'reason'"):
+        vm.event_counts(by="page")
+
+
+def test_first_event_tick():
+    vm = Machine(ram="4M", swap="16M", seed=2)
+    assert vm.first_event_tick("vm_pageout_page") is None
+    vm.spawn("w", Sequential(pages=1500, passes=2, writes=0.5))
+    vm.run(until=150)
+    ev = vm.events()
+    assert vm.first_event_tick("vm_pageout_page") == int(ev[ev.function == "vm_pageout_page"].tick.min())
