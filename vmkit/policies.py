@@ -337,6 +337,23 @@ FIFO_CHUNK_MIN = 200
 FIFO_CHUNK_MAX = 1 << 16
 
 
+def _fifo_visit(refs, load: list[int], nl: int, k: int, app) -> int:
+    """FIFO over ``refs`` (pairs of time and page) after ``nl`` loads; return the loads after them.
+
+    ``load[x]`` is the load number of page x: it is resident iff it was one of the last k loads.
+    A fault's time goes to ``app``.
+    """
+    lim = nl - k                    # hit iff load[x] > lim
+    for i, x in refs:
+        if load[x] > lim:
+            continue
+        nl += 1
+        lim += 1
+        load[x] = nl
+        app(i)
+    return nl
+
+
 def _fifo(tr: _Trace, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     # A page is resident iff one of the last k faults loaded it: keep each page's load number;
     # hits change nothing.  With many frames the trace is replayed in chunks, visiting only the
@@ -344,20 +361,10 @@ def _fifo(tr: _Trace, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     # to the oldest loads, as many as the chunk may evict (the bound below); the rest are hits.
     n, pages = tr.n, tr.pages
     load = [-k - 1] * tr.npages
-    lim = -k                        # hit iff load[x] > lim, where lim = loads so far - k
     misses: list[int] = []
     app = misses.append
     if k < FIFO_CHUNK_MIN or n < 4 * k:
-        nl = 0
-        i = -1
-        for x in tr.page_list():
-            i += 1
-            if load[x] > lim:
-                continue
-            nl += 1
-            lim += 1
-            load[x] = nl
-            app(i)
+        nl = _fifo_visit(enumerate(tr.page_list()), load, 0, k, app)
         m = np.array(misses, dtype=np.int64)
         return m, _mask(tr, pages[m[-k:]] if len(m) else [])
     res = np.zeros(tr.npages, dtype=bool)           # resident at the start of the chunk
@@ -371,16 +378,8 @@ def _fifo(tr: _Trace, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         n0 = nl
         if plain:
             pc = pages[a:a + max(k, 4096)]
-            i = a - 1
+            nl = _fifo_visit(enumerate(pc.tolist(), a), load, nl, k, app)
             a += len(pc)
-            for x in pc.tolist():
-                i += 1
-                if load[x] > lim:
-                    continue
-                nl += 1
-                lim += 1
-                load[x] = nl
-                app(i)
             if nl > n0:
                 loads[n0:nl] = pages[misses[n0 - nl:]]
             if 4 * (nl - n0) < len(pc):             # mostly hits again: back to chunks
@@ -437,13 +436,7 @@ def _fifo(tr: _Trace, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
             size = max(k, size // 2)
         idx = sel + a
         a += len(pc)
-        for i, x in zip(idx.tolist(), pc[sel].tolist(), strict=True):
-            if load[x] > lim:
-                continue
-            nl += 1
-            lim += 1
-            load[x] = nl
-            app(i)
+        nl = _fifo_visit(zip(idx.tolist(), pc[sel].tolist(), strict=True), load, nl, k, app)
         if nl > n0:
             new = pages[misses[n0 - nl:]]
             loads[n0:nl] = new
