@@ -66,20 +66,32 @@ class RecorderMixin:
         if not self.record_events:
             return
         if m is None:
-            self._ev_rows.append((self.ticks, self.curthread, function, -1, -1, qbefore, -1, action, reason, -1))
+            self._ev_rows.append((self.ticks, self._td_name(), function, -1, -1, qbefore, -1, action, reason, -1))
         else:
             if objtype is None:
                 obj = m.object
                 objtype = -1 if obj is None else obj.type
             q = m.queue
-            self._ev_rows.append((self.ticks, self.curthread, function, m.pfn, objtype,
+            self._ev_rows.append((self.ticks, self._td_name(), function, m.pfn, objtype,
                                   qbefore, q and q - m.pc, action, reason, m.act_count))
+
+    def _td_name(self) -> str:
+        """The running thread's name for an event row ("-" outside any thread).
+
+        Rows hold the name, not the thread: a tuple of ints and strings is
+        dropped from the cyclic garbage collector's lists at its first
+        collection, while one holding an object is traversed by every
+        collection after - with millions of rows, that was most of the cost
+        of recording an event.
+        """
+        td = self.curthread
+        return "-" if td is None else td.td_name
 
     def _ev_raw(self, function: str, pfn: int, objtype: int, qbefore: int, qafter: int, action: str,
                 reason: str, act_count: int) -> None:
         """Append a decision recorded from saved values (taken before the page could change hands)."""
         if self.record_events:
-            self._ev_rows.append((self.ticks, self.curthread, function, pfn, objtype, qbefore, qafter,
+            self._ev_rows.append((self.ticks, self._td_name(), function, pfn, objtype, qbefore, qafter,
                                   action, reason, act_count))
 
     def events(self) -> pd.DataFrame:
@@ -96,7 +108,7 @@ class RecorderMixin:
         rows = self._ev_rows
         data = {
             "tick": [r[0] for r in rows],
-            "thread": [r[1].td_name if r[1] is not None else "-" for r in rows],
+            "thread": [r[1] for r in rows],
             "function": [r[2] for r in rows],
             "page": [r[3] for r in rows],
             "object": [OBJT_NAMES.get(r[4], "") for r in rows],

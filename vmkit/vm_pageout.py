@@ -686,7 +686,7 @@ class PageoutMixin:
         YIELD = self.lwkt_yield()
         rows = self._ev_rows
         record = self.record_events
-        td = self.curthread
+        tdn = self._td_name()
         cnt = self.cnt
         queue = PQ_ACTIVE + q
         marker = vm_page_marker(queue, q)
@@ -816,7 +816,7 @@ class PageoutMixin:
             if flags & PG_WANTED:
                 self.wakeup(m)
             if record:      # _ev(fn, m, PQ_ACTIVE, action, reason)
-                rows.append((self.ticks, td, fn, m.pfn, obj.type, PQ_ACTIVE, PQ_ACTIVE, action, reason, m.act_count))
+                rows.append((self.ticks, tdn, fn, m.pfn, obj.type, PQ_ACTIVE, PQ_ACTIVE, action, reason, m.act_count))
             yield YIELD
         TAILQ_REMOVE(pq, marker)
         return delta
