@@ -348,7 +348,11 @@ class ProcMixin:
         w = writes[start:start + n]
         e = pt[v]
         bad = (e < 0) | (w & ((e & PG_RW) == 0))
-        k = int(bad.argmax()) if bad.any() else n
+        # The first faulting reference, if any.  (argmax and an index cost a
+        # microsecond; ndarray.any() costs five, and this runs once a fault.)
+        k = int(bad.argmax())
+        if not bad[k]:
+            k = n
         if k == 0:
             return 0
         if k < n:
@@ -363,13 +367,13 @@ class ProcMixin:
             got = phys[frames]
             exp = oracle[slots]
             bad_reads = got != exp
-            if bad_reads.any():
-                for i in np.flatnonzero(bad_reads & ~w)[:16].tolist():
+            if np.count_nonzero(bad_reads):
+                for i in (bad_reads & ~w).nonzero()[0][:16].tolist():
                     m = self.vm_page_array[int(frames[i])]
                     self.oracle_report("read", m.object, m.pindex, int(exp[i]), int(got[i]), p.p_pid, int(v[i]))
             self.refs_checked += k
         pt[v] = e | PG_A
-        widx = np.flatnonzero(w)
+        widx = w.nonzero()[0]
         nw = widx.size
         if nw:
             vw = v[widx]

@@ -102,6 +102,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .vm_page import vm_page
 
 
+# The reasons the stats scan gives for a referenced page, built once (formatting one per page cost more
+# than the decision); the last entry covers any larger count.
+_STATS_REFERENCED = tuple(f"referenced ({n}): act_count advanced" for n in range(8))
+
+
 class Ref:
     """A C out-parameter: ``int *p`` becomes ``Ref``, ``*p`` becomes ``p.v``."""
 
@@ -985,7 +990,7 @@ class PageoutMixin:
                     m.act_count = ACT_MAX
                 vm_page_requeue_tail(m, PQ_ACTIVE)
                 vm_page_wakeup(m)
-                _ev(fn, m, qbefore, "requeue", f"referenced ({actcount}): act_count advanced")
+                _ev(fn, m, qbefore, "requeue", _STATS_REFERENCED[min(actcount, len(_STATS_REFERENCED) - 1)])
                 continue
             if m.act_count == 0:
                 # Unmap it too, for more accurate RSS figures; too costly
