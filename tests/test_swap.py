@@ -671,3 +671,19 @@ def test_write_during_async_pageout_waits_for_the_io_then_drops_the_stale_block(
     assert vm.lost_writes == []
     assert vm.verify_integrity() == 0
     vm.check()
+
+
+@pytest.mark.parametrize("npages", [1, 4])
+def test_freeing_a_free_block_panics(npages):
+    """Freeing swap that is already free is a kernel bug: panic, and leave the free count alone."""
+    from vmkit.kern import KernelPanic
+
+    vm = machine(swap=64)
+    blk = vm.swp_pager_getswapspace(npages)
+    vm.swp_pager_freeswapspace(blk, npages)
+    size = vm.vm_swap_size
+    with pytest.raises(KernelPanic, match="freeing free swap"):
+        vm.swp_pager_freeswapspace(blk + npages - 1, 1)
+    with pytest.raises(KernelPanic, match="freeing free swap"):
+        vm.swp_pager_freeswapspace(blk, npages)
+    assert vm.vm_swap_size == size
