@@ -680,7 +680,8 @@ class PageoutMixin:
         Most visits only requeue or decline a page, and this loop runs for
         every active page many times over, so those steps are written out
         here the way the C macros expand, each marked with the function it
-        stands for: the marker hop (``TAILQ_REMOVE`` + ``TAILQ_INSERT_AFTER``),
+        stands for: the marker hop (``TAILQ_REMOVE`` + ``TAILQ_INSERT_AFTER``,
+        needed only when the page stays where it is, see below),
         ``vm_page_busy_try``/``vm_page_wakeup``, ``vm_page_requeue_tail`` and
         the event record.  Everything rarer calls the functions by name.
         """
@@ -708,25 +709,28 @@ class PageoutMixin:
                 break
             if m.queue != queue:
                 self.panic(f"vm_pageout_scan_active: page on queue {m.queue}, expected {queue}")
-            # TAILQ_REMOVE(pq, marker); TAILQ_INSERT_AFTER(pq, m, marker): marker and m swap places.
-            prev, nxt = marker.pq_prev, m.pq_next
-            if prev is None:
-                pq.pl_first = m
-            else:
-                prev.pq_next = m
-            m.pq_prev = prev
-            m.pq_next = marker
-            marker.pq_prev = m
-            marker.pq_next = nxt
-            if nxt is None:
-                pq.pl_last = marker
-            else:
-                nxt.pq_prev = marker
-            # Skip other scans' markers; leave busy pages where they are.
+            # The seed moves the marker past m here (TAILQ_REMOVE + TAILQ_INSERT_AFTER).
+            # Every outcome but a skip then moves m to the tail or off the queue,
+            # which leaves the marker exactly where it was, so the hop is done
+            # only for a page that stays put: nothing can look at the queue
+            # before the next lwkt_yield(), and by then the two agree.
             flags = m.flags
-            if flags & PG_MARKER:
-                continue
-            if flags & (PG_BUSY | PG_SBUSY):            # vm_page_busy_try(m, TRUE) failed
+            if flags & (PG_MARKER | PG_BUSY | PG_SBUSY):
+                # Skip other scans' markers (PG_MARKER); leave busy pages where
+                # they are (vm_page_busy_try(m, TRUE) failed).  Marker and m swap places.
+                prev, nxt = marker.pq_prev, m.pq_next
+                if prev is None:
+                    pq.pl_first = m
+                else:
+                    prev.pq_next = m
+                m.pq_prev = prev
+                m.pq_next = marker
+                marker.pq_prev = m
+                marker.pq_next = nxt
+                if nxt is None:
+                    pq.pl_last = marker
+                else:
+                    nxt.pq_prev = marker
                 continue
             m.flags = flags | PG_BUSY
             obj = m.object
@@ -969,15 +973,18 @@ class PageoutMixin:
                 break
             if m.queue != PQ_ACTIVE + q:
                 self.panic(f"vm_pageout_page_stats: page on queue {m.queue}, expected {PQ_ACTIVE + q}")
-            tailq_remove(pq, marker)
-            tailq_insert_after(pq, m, marker)
-            if m.flags & PG_MARKER:
-                continue
-            if vm_page_busy_try(m, True):
+            # The marker moves past m (TAILQ_REMOVE + TAILQ_INSERT_AFTER) only when
+            # m stays where it is; a page sent to the tail or off the queue leaves
+            # the marker where it was anyway (as in vm_pageout_scan_active).
+            if m.flags & PG_MARKER or vm_page_busy_try(m, True):
+                tailq_remove(pq, marker)
+                tailq_insert_after(pq, m, marker)
                 continue
             qbefore = m.queue and m.queue - m.pc
             if m.hold_count:
                 vm_page_wakeup(m)
+                tailq_remove(pq, marker)
+                tailq_insert_after(pq, m, marker)
                 continue
             actcount = 0
             if m.flags & PG_REFERENCED:
