@@ -3,15 +3,20 @@
 Uses Debian's ``chromium`` (``/usr/bin/chromium``) through the Python
 ``playwright`` package, never a browser playwright downloads.  Skipped when
 either is missing (``.ci/run`` installs chromium first, so CI always runs it).
-On failure a screenshot is saved under ``test-artifacts/browser/``.  The time
-from the slider's key press to the redrawn plot is written to
-``test-artifacts/browser/redraw.json`` (a measurement, not an assertion).
+On failure a screenshot is saved under ``test-artifacts/browser/``.
+
+The dashboard's first slider is moved three times; the seconds from each key
+press to the redrawn result and plot (and the kernel's share, from the
+dashboard's status line) are written to ``test-artifacts/browser/redraw.json``
+(a measurement, not an assertion: Chromium, JupyterLab and the kernel share
+two cores, so one move can be slowed by the others).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -94,6 +99,46 @@ def _widget_state(page) -> tuple[str, list[str]]:
     }""")
 
 
+# Resolves, in the page, with the milliseconds from the next key press to the moment both the printed result
+# and the plot differ from what they were when it was set up.  A MutationObserver looks only when the page
+# changes: polling from the test would keep Chromium busy and slow the kernel that shares its two cores.
+_WATCH_REDRAW = """() => {
+    const state = () => [
+        Array.from(document.querySelectorAll('.widget-html-content, .widget-html, .widget-label'))
+            .map(e => e.textContent).join('\\n'),
+        Array.from(document.querySelectorAll('.widget-output img, .jupyter-widgets-output-area img'))
+            .map(e => e.getAttribute('src') || '').join(' ')];
+    const [text0, imgs0] = state();
+    let pressed = null;
+    document.addEventListener('keydown', () => { pressed = performance.now(); }, {capture: true, once: true});
+    window.__vmkitRedraw = new Promise((resolve, reject) => {
+        const observer = new MutationObserver(() => {
+            const [text, imgs] = state();
+            if (pressed !== null && text !== text0 && imgs !== imgs0) {
+                observer.disconnect();
+                resolve(performance.now() - pressed);
+            }
+        });
+        observer.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+        setTimeout(() => { observer.disconnect(); reject(new Error('no redraw within 30 s')); }, 30000);
+    });
+}"""
+
+
+def _move(page, key: str) -> dict:
+    """Press ``key`` on the focused slider; wait until the printed result and the plot have both changed.
+
+    Returns the seconds from the key press to the redrawn page (measured in the page), and the seconds the
+    dashboard's own status line says the kernel spent (``ran ... in X s``).
+    """
+    page.evaluate(_WATCH_REDRAW)
+    page.keyboard.press(key)
+    latency = page.evaluate("() => window.__vmkitRedraw") / 1000
+    time.sleep(0.5)             # let the status line arrive, and the browser settle before the next move
+    found = re.findall(r"simulated s in (\d+\.\d+) s", _widget_state(page)[0])
+    return {"seconds": round(latency, 3), "kernel_seconds": float(found[-1]) if found else None}
+
+
 def _run_all(page) -> None:
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
@@ -137,27 +182,19 @@ def test_notebook_in_jupyterlab(lab, browser, path):
         handle = page.locator(".widget-slider .noUi-handle, .jupyter-widgets .noUi-handle").first
         handle.wait_for(timeout=30_000)
         handle.scroll_into_view_if_needed()
-        before = _widget_state(page)
-        assert before[1], "no plot in a widget output"
+        assert _widget_state(page)[1], "no plot in a widget output"
         handle.focus()
-        t0 = time.perf_counter()
-        page.keyboard.press("ArrowLeft")
-        if _widget_state(page) == before:
-            page.keyboard.press("ArrowRight")
-            page.keyboard.press("ArrowRight")
-        deadline = time.time() + 30
-        after = _widget_state(page)
-        while (after[0] == before[0] or after[1] == before[1]) and time.time() < deadline:
-            time.sleep(0.02)
-            after = _widget_state(page)
-        latency = time.perf_counter() - t0
-        assert after[0] != before[0], "the printed result did not change after moving the slider"
-        assert after[1] != before[1], "the plot did not change after moving the slider"
+        # Away from the end the slider starts at, then back, then away again: each press is one new value.
+        at_min = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemin")
+        keys = ["ArrowRight", "ArrowLeft", "ArrowRight"] if at_min else ["ArrowLeft", "ArrowRight", "ArrowLeft"]
+        moves = [_move(page, key) for key in keys]
         record = ARTIFACTS / "redraw.json"
         data = json.loads(record.read_text()) if record.exists() else {}
-        data[path.name] = round(latency, 3)
+        best = min(m["seconds"] for m in moves)
+        data[path.name] = {"best": best, "moves": moves}
         record.write_text(json.dumps(data, indent=2, sort_keys=True))
-        print(f"{path.name}: slider to redrawn plot {latency:.2f} s")
+        print(f"{path.name}: slider to redrawn plot {', '.join(str(m['seconds']) for m in moves)} s "
+              f"(in the kernel {', '.join(str(m['kernel_seconds']) for m in moves)} s)")
     except Exception:
         page.screenshot(path=str(ARTIFACTS / f"{path.stem}.png"), full_page=True)
         raise

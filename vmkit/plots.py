@@ -5,7 +5,7 @@ Library code draws; notebooks and the command line display or save.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -28,38 +28,158 @@ def _axes(ax: Axes | None, figsize: tuple[float, float] = (8, 4)) -> Axes:
     return ax
 
 
+class LivePlot:
+    """A standard figure drawn once on ``ax`` and then updated in place (``update(...)``), for dashboards.
+
+    A dashboard redraws its figures on every slider move.  Building a figure from scratch (``ax.clear()``, new
+    tick objects, new legend) costs more than drawing it, so each figure keeps its artists and ``update``
+    changes their data; only what varies in number from run to run (bars, kills) is made afresh.  ``xlim``
+    fixes the x axis (a dashboard passes ``(0, seconds)`` of its runs); without it the x axis follows the data.
+
+    :meth:`static` names the artists that look the same after every update - the title, the legend and a fixed
+    x axis.  :class:`vmkit.widgets.FigureBox` draws them once and keeps their pixels (blitting), and draws the
+    rest on every update.  Legends are opaque, so their pixels can be put back on top of the lines; a legend
+    placed where it hides the least data (``loc="best"``) moves with the data, so it is drawn every time.
+    """
+
+    def __init__(self, ax: Axes, xlim: tuple[float, float] | None = None) -> None:
+        self.ax = ax
+        self.xlim = xlim
+        self._legend_labels: list[str] | None = None
+        self._legend_fixed = False
+        if xlim is not None:
+            ax.set_xlim(*xlim)
+
+    def static(self) -> list:
+        """Artists drawn once per background: they do not change in :meth:`update` unless their text does."""
+        ax = self.ax
+        out = [ax.patch, ax.title]
+        if ax.legend_ is not None and self._legend_fixed:
+            out.append(ax.legend_)
+        if self.xlim is not None:
+            out.append(ax.xaxis)
+        return out
+
+    def _legend(self, handles: list, **kwargs: Any) -> None:
+        """(Re)make the legend only when its entries change, so that it can stay in the background."""
+        labels = [h.get_label() for h in handles]
+        if labels != self._legend_labels:
+            self.ax.legend(handles, labels, framealpha=1.0, **kwargs)
+            self._legend_labels = labels
+            self._legend_fixed = kwargs.get("loc", "best") != "best"
+
+    def _autoscale(self) -> None:
+        """Limits from the visible data, as a freshly drawn figure would have them (x fixed if ``xlim``)."""
+        self.ax.relim(visible_only=True)
+        self.ax.autoscale_view(scalex=self.xlim is None)
+
+
+class QueuePlot(LivePlot):
+    """Pages on the free, cache, inactive and active queues over time, with the daemon's thresholds.
+
+    ``update(ts, hz)`` takes ``machine.timeseries()``.  The thresholds are drawn on the free+cache scale they
+    apply to: ``v_free_min``, ``v_free_target`` and the paging target ``v_free_target + v_cache_min``.
+    """
+
+    def __init__(self, ax: Axes, xlim: tuple[float, float] | None = None, thresholds: bool = True) -> None:
+        super().__init__(ax, xlim)
+        self.lines = {q: ax.plot([], [], label=q, color=c, lw=1.2)[0] for q, c in QUEUE_COLOURS.items()}
+        self.lines["free + cache"] = ax.plot([], [], label="free + cache", color="black", lw=1.0, ls="--")[0]
+        self.thresholds = []
+        if thresholds:
+            for _ in range(3):
+                line = ax.axhline(0, color="grey", lw=0.9, visible=False)
+                label = ax.annotate("", (0, 0), xytext=(-4, 2), textcoords="offset points", ha="right",
+                                    va="bottom", fontsize=8, color="grey", visible=False)
+                self.thresholds.append((line, label))
+        ax.set_xlabel("simulated seconds")
+        ax.set_ylabel("pages")
+        ax.set_title("Page queues")
+        self._legend(list(self.lines.values()), loc="upper left", fontsize=8, ncol=3)
+        if xlim is None:
+            ax.margins(x=0)
+
+    def update(self, ts: pd.DataFrame, hz: int = 100) -> QueuePlot:
+        if ts.empty:
+            for line in self.lines.values():
+                line.set_data([], [])
+            for line, label in self.thresholds:
+                line.set_visible(False)
+                label.set_visible(False)
+            return self
+        t = ts["tick"].to_numpy() / hz
+        for q, line in self.lines.items():
+            line.set_data(t, ts[q].to_numpy() if q in ts else (ts["free"] + ts["cache"]).to_numpy())
+        if self.thresholds:
+            last = ts.iloc[-1]
+            marks = [("v_free_min", last["v_free_min"], ":"), ("v_free_target", last["v_free_target"], "-."),
+                     ("paging target", last["v_free_target"] + last["v_cache_min"], "--")]
+            if last["v_cache_min"] == 0:     # small machines: the paging target is v_free_target itself
+                marks = [marks[0], ("v_free_target = paging target", last["v_free_target"], "-.")]
+            for i, (line, label) in enumerate(self.thresholds):
+                name, value, style = marks[i] if i < len(marks) else ("", 0, "-")
+                shown = value > 0
+                line.set_visible(shown)
+                label.set_visible(shown)
+                if shown:
+                    line.set_ydata([value, value])
+                    line.set_linestyle(style)
+                    label.set_text(name)
+                    label.xy = (t[-1], value)
+        self._autoscale()
+        return self
+
+
 def queue_sizes(ts: pd.DataFrame, ax: Axes | None = None, hz: int = 100, thresholds: bool = True) -> Axes:
     """Pages on the free, cache, inactive and active queues over time, with the daemon's thresholds.
 
-    ``ts`` is ``machine.timeseries()``.  The thresholds are drawn on the
-    free+cache scale they apply to: ``v_free_min``, ``v_free_target`` and
-    the paging target ``v_free_target + v_cache_min``.
+    ``ts`` is ``machine.timeseries()``.  The thresholds are drawn on the free+cache scale they
+    apply to: ``v_free_min``, ``v_free_target`` and the paging target ``v_free_target + v_cache_min``.
     """
     ax = _axes(ax)
     if ts.empty:
         ax.set_title("no samples")
         return ax
-    t = ts["tick"] / hz
-    for q, colour in QUEUE_COLOURS.items():
-        ax.plot(t, ts[q], label=q, color=colour, lw=1.2)
-    ax.plot(t, ts["free"] + ts["cache"], label="free + cache", color="black", lw=1.0, ls="--")
-    if thresholds:
-        last = ts.iloc[-1]
-        lines = [("v_free_min", last["v_free_min"], ":"), ("v_free_target", last["v_free_target"], "-."),
-                 ("paging target", last["v_free_target"] + last["v_cache_min"], "--")]
-        if last["v_cache_min"] == 0:     # small machines: the paging target is v_free_target itself
-            lines = [lines[0], ("v_free_target = paging target", last["v_free_target"], "-.")]
-        for name, value, style in lines:
-            if value > 0:
-                ax.axhline(value, color="grey", ls=style, lw=0.9)
-                ax.annotate(name, (t.iloc[-1], value), xytext=(-4, 2), textcoords="offset points",
-                            ha="right", va="bottom", fontsize=8, color="grey")
-    ax.set_xlabel("simulated seconds")
-    ax.set_ylabel("pages")
-    ax.set_title("Page queues")
-    ax.legend(loc="upper left", fontsize=8, ncol=3)
-    ax.margins(x=0)
-    return ax
+    return QueuePlot(ax, thresholds=thresholds).update(ts, hz=hz).ax
+
+
+class ActCountPlot(LivePlot):
+    """How act_count is spread over the active pages, over time: ``update(hist, hz)`` takes
+    ``machine.act_count_histogram()``.  See :func:`act_count_histogram`."""
+
+    def __init__(self, ax: Axes, xlim: tuple[float, float] | None = None) -> None:
+        super().__init__(ax, xlim)
+        self.image = None
+        self.colorbar = None
+        ax.set_xlabel("simulated seconds")
+        ax.set_ylabel("act_count")
+        ax.set_title("act_count of the active pages")
+
+    def update(self, hist: pd.DataFrame, hz: int = 100) -> ActCountPlot:
+        import numpy as np
+
+        if hist.empty:
+            if self.image is not None:
+                self.image.set_visible(False)
+            return self
+        data = hist.to_numpy().T
+        top = int(np.max(np.nonzero(data.sum(axis=1))[0])) + 2 if data.any() else data.shape[0]
+        t = hist.index.to_numpy() / hz
+        extent = (t[0], t[-1] if len(t) > 1 else t[0] + 1, -0.5, top - 0.5)
+        shown = np.log1p(data[:top])
+        if self.image is None:
+            self.image = self.ax.imshow(shown, aspect="auto", origin="lower", extent=extent, cmap="viridis",
+                                        interpolation="nearest")
+            # The colour bar lives inside the axes' own box (an inset), so the figure keeps its layout from one
+            # redraw to the next.
+            cax = self.ax.inset_axes([1.01, 0.0, 0.015, 1.0])
+            self.colorbar = self.ax.figure.colorbar(self.image, cax=cax, label="log(1 + pages)")
+        else:
+            self.image.set_visible(True)
+            self.image.set_data(shown)
+            self.image.set_extent(extent)
+            self.image.set_clim(shown.min(), shown.max())     # what a fresh imshow would choose
+        return self
 
 
 def act_count_histogram(hist: pd.DataFrame, ax: Axes | None = None, hz: int = 100) -> Axes:
@@ -68,26 +188,44 @@ def act_count_histogram(hist: pd.DataFrame, ax: Axes | None = None, hz: int = 10
     A heat map: time across, act_count up, colour = pages.  Aging shows as
     mass sliding down; a burst of references as mass jumping up.
     """
-    import numpy as np
-
     ax = _axes(ax)
     if hist.empty:
         ax.set_title("no act_count samples (set machine.record_act_hist = True before running)")
         return ax
-    data = hist.to_numpy().T
-    top = int(np.max(np.nonzero(data.sum(axis=1))[0])) + 2 if data.any() else data.shape[0]
-    t = hist.index.to_numpy() / hz
-    extent = (t[0], t[-1] if len(t) > 1 else t[0] + 1, -0.5, top - 0.5)
-    im = ax.imshow(np.log1p(data[:top]), aspect="auto", origin="lower", extent=extent, cmap="viridis",
-                   interpolation="nearest")
-    # The colour bar lives inside the axes' own box (an inset), so the figure keeps its layout from one redraw
-    # to the next and clearing the axes clears the bar too.
-    cax = ax.inset_axes([1.01, 0.0, 0.015, 1.0])
-    ax.figure.colorbar(im, cax=cax, label="log(1 + pages)")
-    ax.set_xlabel("simulated seconds")
-    ax.set_ylabel("act_count")
-    ax.set_title("act_count of the active pages")
-    return ax
+    return ActCountPlot(ax).update(hist, hz=hz).ax
+
+
+class LaunderingPlot(LivePlot):
+    """Pages laundered and swap pages written in each daemon pass: ``update(passes)`` takes
+    ``machine.passes()``."""
+
+    def __init__(self, ax: Axes, xlim: tuple[float, float] | None = None) -> None:
+        super().__init__(ax, xlim)
+        self.bars = None
+        self.pager = None
+        self.swap_line = ax.plot([], [], color="black", lw=1, label="swap pages written")[0]
+        ax.set_xlabel("daemon pass")
+        ax.set_ylabel("pages")
+        ax.set_title("Laundering and swap I/O per pass")
+
+    def update(self, passes: pd.DataFrame) -> LaunderingPlot:
+        ax = self.ax
+        for old in (self.bars, self.pager):     # how many bars and markers varies from run to run
+            if old is not None:
+                old.remove()
+        self.bars = self.pager = None
+        x = range(len(passes))
+        self.bars = ax.bar(x, passes["laundered"], color="#9467bd", label="laundered (pages flushed)")
+        self.swap_line.set_data(list(x), passes["swap_pages_out"].to_numpy())
+        handles = [self.bars, self.swap_line]
+        ep = passes["thread"] == "emergpager"
+        if ep.any():
+            self.pager = ax.scatter([i for i, e in zip(x, ep, strict=True) if e], passes.loc[ep, "laundered"],
+                                    marker="v", color="red", zorder=3, label="emergency pager")
+            handles.append(self.pager)
+        self._legend(handles, fontsize=8)
+        self._autoscale()
+        return self
 
 
 def laundering_per_pass(passes: pd.DataFrame, ax: Axes | None = None) -> Axes:
@@ -96,18 +234,7 @@ def laundering_per_pass(passes: pd.DataFrame, ax: Axes | None = None) -> Axes:
     if passes.empty:
         ax.set_title("no daemon passes")
         return ax
-    x = range(len(passes))
-    ax.bar(x, passes["laundered"], color="#9467bd", label="laundered (pages flushed)")
-    ax.plot(x, passes["swap_pages_out"], color="black", lw=1, label="swap pages written")
-    ep = passes["thread"] == "emergpager"
-    if ep.any():
-        ax.scatter([i for i, e in zip(x, ep, strict=True) if e], passes.loc[ep, "laundered"], marker="v",
-                   color="red", zorder=3, label="emergency pager")
-    ax.set_xlabel("daemon pass")
-    ax.set_ylabel("pages")
-    ax.set_title("Laundering and swap I/O per pass")
-    ax.legend(fontsize=8)
-    return ax
+    return LaunderingPlot(ax).update(passes).ax
 
 
 def cluster_sizes(clusters: pd.DataFrame, ax: Axes | None = None) -> Axes:
@@ -127,23 +254,92 @@ def cluster_sizes(clusters: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
+class RSSPlot(LivePlot):
+    """Resident pages of each process against its RLIMIT_RSS: ``update(rss, hz)`` takes
+    ``machine.rss_timeseries()``."""
+
+    def __init__(self, ax: Axes, xlim: tuple[float, float] | None = None) -> None:
+        super().__init__(ax, xlim)
+        self.procs: dict[tuple[int, str], tuple] = {}
+        ax.set_xlabel("simulated seconds")
+        ax.set_ylabel("resident pages")
+        ax.set_title("RSS against RLIMIT_RSS (dashed: limit; dotted: limit + 4096, where vm_daemon acts)")
+
+    def update(self, rss: pd.DataFrame, hz: int = 100) -> RSSPlot:
+        ax = self.ax
+        groups = list(rss.groupby(["pid", "name"]))
+        keys = [(int(pid), str(name)) for (pid, name), _ in groups]
+        if keys != list(self.procs):
+            # Other processes: new lines, coloured from the start of the colour cycle as on a fresh figure.
+            for artists in self.procs.values():
+                for a in artists:
+                    a.remove()
+            ax.set_prop_cycle(None)
+            self.procs = {}
+            for pid, name in keys:
+                line, = ax.plot([], [], label=f"{name} ({pid})")
+                self.procs[(pid, name)] = (line, ax.axhline(0, color=line.get_color(), ls="--", lw=0.9),
+                                           ax.axhline(0, color=line.get_color(), ls=":", lw=0.8))
+        for key, (_, g) in zip(keys, groups, strict=True):
+            line, limit, trim = self.procs[key]
+            line.set_data(g["tick"].to_numpy() / hz, g["rss_pages"].to_numpy())
+            lim = int(g["rss_limit_pages"].iloc[-1])
+            limit.set_visible(lim < (1 << 40))
+            trim.set_visible(lim < (1 << 40))
+            limit.set_ydata([lim, lim])
+            trim.set_ydata([lim + 4096, lim + 4096])
+        self._legend([artists[0] for artists in self.procs.values()], fontsize=8)
+        self._autoscale()
+        return self
+
+
 def rss_vs_limit(rss: pd.DataFrame, ax: Axes | None = None, hz: int = 100) -> Axes:
     """Resident pages of each process against its RLIMIT_RSS (``machine.rss_timeseries()``)."""
     ax = _axes(ax)
     if rss.empty:
         ax.set_title("no processes")
         return ax
-    for (pid, name), g in rss.groupby(["pid", "name"]):
-        line, = ax.plot(g["tick"] / hz, g["rss_pages"], label=f"{name} ({pid})")
-        lim = int(g["rss_limit_pages"].iloc[-1])
-        if lim < (1 << 40):
-            ax.axhline(lim, color=line.get_color(), ls="--", lw=0.9)
-            ax.axhline(lim + 4096, color=line.get_color(), ls=":", lw=0.8)
-    ax.set_xlabel("simulated seconds")
-    ax.set_ylabel("resident pages")
-    ax.set_title("RSS against RLIMIT_RSS (dashed: limit; dotted: limit + 4096, where vm_daemon acts)")
-    ax.legend(fontsize=8)
-    return ax
+    return RSSPlot(ax).update(rss, hz=hz).ax
+
+
+class SwapPlot(LivePlot):
+    """Swap in use, with the periods when swap was almost full or full, and the OOM kills:
+    ``update(ts, kills, hz)`` takes ``machine.timeseries()`` and ``machine.oom_kills``."""
+
+    def __init__(self, ax: Axes, xlim: tuple[float, float] | None = None) -> None:
+        super().__init__(ax, xlim)
+        self.used = ax.plot([], [], color="#1f77b4", label="swap used")[0]
+        self.total = ax.axhline(0, color="grey", ls="--", lw=0.9, visible=False)
+        self.made: list = []          # the shaded periods and the kills: as many as the run had
+        ax.set_xlabel("simulated seconds")
+        ax.set_ylabel("swap pages")
+        ax.set_title("Swap use and the out-of-memory killer")
+        if xlim is None:
+            ax.margins(x=0)
+
+    def update(self, ts: pd.DataFrame, kills: list | None = None, hz: int = 100) -> SwapPlot:
+        ax = self.ax
+        for a in self.made:
+            a.remove()
+        self.made = []
+        t = ts["tick"].to_numpy() / hz
+        self.used.set_data(t, ts["swap_used"].to_numpy())
+        total = int(ts["swap_total"].max()) if len(ts) else 0
+        self.total.set_visible(total > 0)
+        self.total.set_ydata([total, total])
+        top = max(total, int(ts["swap_used"].max()) if len(ts) else 0, 1)
+        almost = ax.fill_between(t, 0, top, where=ts["swap_almost_full"].to_numpy() > 0, color="orange",
+                                 alpha=0.15, step="post", label="swap_pager_almost_full")
+        full = ax.fill_between(t, 0, top, where=ts["swap_full"].to_numpy() > 0, color="red", alpha=0.15,
+                               step="post", label="swap_pager_full")
+        self.made += [almost, full]
+        for k in kills or []:
+            self.made.append(ax.axvline(k["tick"] / hz, color="red", lw=1.2))
+            self.made.append(ax.annotate(f"kill {k['name']}", (k["tick"] / hz, top), rotation=90, va="top",
+                                         ha="right", fontsize=8, color="red"))
+        self._legend([self.used, almost, full], fontsize=8, loc="upper left")
+        self._autoscale()
+        return self
 
 
 def swap_use(ts: pd.DataFrame, kills: list | None = None, ax: Axes | None = None, hz: int = 100) -> Axes:
@@ -152,26 +348,7 @@ def swap_use(ts: pd.DataFrame, kills: list | None = None, ax: Axes | None = None
     if ts.empty:
         ax.set_title("no samples")
         return ax
-    t = ts["tick"] / hz
-    ax.plot(t, ts["swap_used"], color="#1f77b4", label="swap used")
-    total = int(ts["swap_total"].max())
-    if total:
-        ax.axhline(total, color="grey", ls="--", lw=0.9)
-    top = max(total, int(ts["swap_used"].max()), 1)
-    ax.fill_between(t, 0, top, where=ts["swap_almost_full"] > 0, color="orange", alpha=0.15, step="post",
-                    label="swap_pager_almost_full")
-    ax.fill_between(t, 0, top, where=ts["swap_full"] > 0, color="red", alpha=0.15, step="post",
-                    label="swap_pager_full")
-    for k in kills or []:
-        ax.axvline(k["tick"] / hz, color="red", lw=1.2)
-        ax.annotate(f"kill {k['name']}", (k["tick"] / hz, top), rotation=90, va="top", ha="right", fontsize=8,
-                    color="red")
-    ax.set_xlabel("simulated seconds")
-    ax.set_ylabel("swap pages")
-    ax.set_title("Swap use and the out-of-memory killer")
-    ax.legend(fontsize=8, loc="upper left")
-    ax.margins(x=0)
-    return ax
+    return SwapPlot(ax).update(ts, kills, hz=hz).ax
 
 
 _LIFECYCLE_POS = {"FREE": (0.08, 0.5), "ACTIVE": (0.45, 0.88), "INACTIVE": (0.85, 0.5), "CACHE": (0.45, 0.12)}

@@ -34,39 +34,70 @@ from .machine import Machine
 from .sysctl import SYSCTLS
 from .workload import REQUIRED, WORKLOADS, parse_workload_spec
 
-FIGURES: dict[str, Callable] = {
-    "queues": lambda vm, ax: plots.queue_sizes(vm.timeseries(), ax=ax, hz=vm.hz),
-    "swap": lambda vm, ax: plots.swap_use(vm.timeseries(), vm.oom_kills, ax=ax, hz=vm.hz),
-    "laundering": lambda vm, ax: plots.laundering_per_pass(vm.passes(), ax=ax),
-    "clusters": lambda vm, ax: plots.cluster_sizes(vm.cluster_sizes(), ax=ax),
-    "rss": lambda vm, ax: plots.rss_vs_limit(vm.rss_timeseries(), ax=ax, hz=vm.hz),
-    "act_count": lambda vm, ax: plots.act_count_histogram(vm.act_count_histogram(), ax=ax, hz=vm.hz),
-    "lifecycle": lambda vm, ax: plots.page_lifecycle(vm.events(), ax=ax),
+
+class _Repainted(plots.LivePlot):
+    """A standard figure that has no live version: cleared and drawn afresh on every update (slower)."""
+
+    def __init__(self, ax: Any, xlim: tuple[float, float] | None, paint: Callable[..., Any]) -> None:
+        super().__init__(ax)
+        self.paint = paint
+
+    def static(self) -> list:
+        return [self.ax.patch]
+
+    def update(self, *data: Any) -> _Repainted:
+        self.ax.clear()
+        self.paint(*data, ax=self.ax)
+        return self
+
+
+#: The figures a dashboard can show: name -> (make the live figure on ``ax`` with x limits ``xlim``,
+#: update it from a machine that has run).
+FIGURES: dict[str, tuple[Callable[..., plots.LivePlot], Callable[[Any, Machine], Any]]] = {
+    "queues": (plots.QueuePlot, lambda p, vm: p.update(vm.timeseries(), hz=vm.hz)),
+    "swap": (plots.SwapPlot, lambda p, vm: p.update(vm.timeseries(), vm.oom_kills, hz=vm.hz)),
+    "laundering": (lambda ax, xlim: plots.LaunderingPlot(ax), lambda p, vm: p.update(vm.passes())),
+    "clusters": (lambda ax, xlim: _Repainted(ax, xlim, plots.cluster_sizes),
+                 lambda p, vm: p.update(vm.cluster_sizes())),
+    "rss": (plots.RSSPlot, lambda p, vm: p.update(vm.rss_timeseries(), hz=vm.hz)),
+    "act_count": (plots.ActCountPlot, lambda p, vm: p.update(vm.act_count_histogram(), hz=vm.hz)),
+    "lifecycle": (lambda ax, xlim: _Repainted(ax, xlim, plots.page_lifecycle), lambda p, vm: p.update(vm.events())),
 }
 
 
 class FigureBox:
-    """One matplotlib Figure shown in an Output widget, redrawn in place."""
+    """One matplotlib Figure shown in an Output widget, redrawn in place.
+
+    Two ways to redraw: :meth:`draw` clears the axes and paints them afresh (the stepper), and
+    :meth:`start` + :meth:`show` keep live figures (:class:`vmkit.plots.LivePlot`) that are updated in place
+    and drawn by blitting: the parts that do not change (title, legend, a fixed axis) are drawn once into a
+    background, and each redraw puts that background back and draws only the rest on top.
+    """
 
     DPI = 90
 
     def __init__(self, nplots: int = 1, figsize: tuple[float, float] | None = None) -> None:
-        from matplotlib.figure import Figure
-
         self.nplots = nplots
-        self.fig = Figure(figsize=figsize or (9, 3.6 * nplots), layout="constrained")
+        self.figsize = figsize or (9, 3.6 * nplots)
+        self.fig = self._figure(layout="constrained")
         self.axes: list = []
+        self.live: list[plots.LivePlot] = []
         self.frozen = False
         self.out = widgets.Output()
         self.draws = 0
         self.png = b""
+        self.background: tuple | None = None    # (what it shows, the figure's pixels, each legend's pixels)
+
+    def _figure(self, **kwargs: Any) -> Any:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=self.figsize, dpi=self.DPI, **kwargs)
+        FigureCanvasAgg(fig)
+        return fig
 
     def draw(self, painter: Callable[[list], None]) -> None:
         """Clear the axes, let ``painter(axes)`` draw on them, show the result as one PNG."""
-        import io
-
-        from IPython.display import Image
-
         if self.frozen:
             for ax in self.axes:
                 ax.clear()
@@ -76,28 +107,113 @@ class FigureBox:
             self.axes = list(self.fig.subplots(self.nplots, 1, squeeze=False).ravel())
         painter(self.axes)
         self.draws += 1
-        # One render at the figure's size (the inline backend's bbox_inches="tight" renders twice), and the
-        # constrained layout computed once, then frozen: the layout pass costs about as much as the render, and
-        # the axes keep their place from one slider move to the next.  Figures that add axes of their own
-        # (colour bars) keep the layout engine, which makes room for them.
-        buf = io.BytesIO()
-        self.fig.savefig(buf, format="png", dpi=self.DPI, pil_kwargs={"compress_level": 1})
-        extra = len(self.fig.axes) != len(self.axes)
-        if extra:
+        # One render at the figure's size, and the constrained layout computed once, then frozen: the layout
+        # pass costs about as much as the render, and the axes keep their place from one redraw to the next.
+        # Figures that add axes of their own (colour bars) keep the layout engine, which makes room for them.
+        self.fig.canvas.draw()
+        self._publish()
+        if len(self.fig.axes) != len(self.axes):
             self.frozen = False
         elif not self.frozen:
-            # A figure that ever had a layout engine keeps a placeholder one, which still costs a second
-            # drawing pass per render: move to a fresh figure with no engine, the axes where the layout put them.
-            from matplotlib.figure import Figure
-
-            rects = [ax.get_position().bounds for ax in self.axes]
-            self.fig = Figure(figsize=self.fig.get_size_inches())
-            self.axes = [self.fig.add_axes(r) for r in rects]
+            self.fig.set_layout_engine("none")      # the axes stay where the layout put them
             self.frozen = True
+
+    def start(self, makers: list[Callable[[Any], plots.LivePlot]]) -> list[plots.LivePlot]:
+        """Fresh axes, one per maker, and ``makers[i](axes[i])`` on each: the live figures to update and show."""
+        if len(makers) != self.nplots:
+            raise ValueError(f"FigureBox has {self.nplots} axes, got {len(makers)} figures")
+        self.fig = self._figure(layout="constrained")
+        self.axes = list(self.fig.subplots(self.nplots, 1, squeeze=False).ravel())
+        self.live = [make(ax) for make, ax in zip(makers, self.axes, strict=True)]
+        self.frozen = False
+        self.background = None
+        return self.live
+
+    def show(self) -> None:
+        """Draw the live figures after their ``update()`` and show them as one PNG.
+
+        The first time, the constrained layout places the axes (with the first run's tick labels), and the
+        figure keeps that layout.  Each time, the artists a figure calls static are drawn only if they changed
+        (a new title, other legend entries, another fixed x range); everything else is drawn over them, in the
+        order a full draw would use, and the legends' pixels are put back on top, as a full draw leaves them.
+        """
+        from matplotlib.legend import Legend
+
+        fig, canvas = self.fig, self.fig.canvas
+        if not self.frozen:
+            fig.draw_without_rendering()
+            fig.set_layout_engine("none")
+            self.frozen = True
+        dynamic: list[list] = []
+        legends: list = []
+        key: list = []
+        for live in self.live:
+            ax = live.ax
+            ax.apply_aspect()
+            ax.viewLim            # noqa: B018 - reading it brings pending autoscaling up to date, as Axes.draw does
+            static = live.static()
+            children = ax.get_children()
+            # What Axes.draw leaves out, left out here too: the frame and axis objects of an axis("off").
+            if not (ax.axison and ax.get_frame_on()):
+                children = [a for a in children if a not in ax.spines.values()]
+            if not ax.axison:
+                children = [a for a in children if a is not ax.xaxis and a is not ax.yaxis]
+            drawn = []
+            for a in children:
+                fixed = any(a is s for s in static)
+                a.set_animated(not fixed)
+                if not fixed:
+                    drawn.append(a)
+            dynamic.append(sorted(drawn, key=lambda a: a.get_zorder()))
+            legends += [a for a in static if isinstance(a, Legend)]
+            key.append(tuple(_looks(ax, a) for a in static))
+        if self.background is None or self.background[0] != key:
+            canvas.draw()          # the static artists only: Axes.draw skips animated ones
+            self.background = (key, canvas.copy_from_bbox(fig.bbox),
+                               [canvas.copy_from_bbox(leg.get_window_extent()) for leg in legends])
+        else:
+            canvas.restore_region(self.background[1])
+        for live, artists in zip(self.live, dynamic, strict=True):
+            for a in artists:
+                live.ax.draw_artist(a)
+        for region in self.background[2]:
+            canvas.restore_region(region)
+        self.draws += 1
+        self._publish()
+
+    def _publish(self) -> None:
+        """Encode the canvas as a PNG (fast compression: it is sent once and shown once) and show it."""
+        import io
+
+        from IPython.display import Image
+        from PIL import Image as PILImage
+
+        canvas = self.fig.canvas
+        w, h = canvas.get_width_height(physical=True)
+        buf = io.BytesIO()
+        PILImage.frombuffer("RGBA", (w, h), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).save(
+            buf, format="png", compress_level=1)
         self.png = buf.getvalue()
         with self.out:
             clear_output(wait=True)
             display(Image(data=self.png, format="png"))
+
+
+def _looks(ax: Any, artist: Any) -> Any:
+    """What a static artist shows, to tell whether a kept background still holds: text, legend entries,
+    axis range."""
+    from matplotlib.legend import Legend
+    from matplotlib.text import Text
+
+    if isinstance(artist, Text):
+        return (artist.get_text(), artist.get_visible())
+    if isinstance(artist, Legend):
+        return tuple(t.get_text() for t in artist.get_texts()) + (artist.get_visible(),)
+    if artist is ax.xaxis:
+        return (ax.get_xlim(), ax.xaxis.get_label().get_text())
+    if artist is ax.yaxis:
+        return (ax.get_ylim(), ax.yaxis.get_label().get_text())
+    return None
 
 
 class _Base:
@@ -224,6 +340,7 @@ class MachineDashboard(_Base):
         self.controls.update(extra or {})
         self.controls["seed"] = widgets.IntText(value=seed, description="seed")
         self.box = FigureBox(len(figures))
+        self.plots: list[plots.LivePlot] = []
         self.text = widgets.HTML()
         self.vm: Machine | None = None
         for w in self.controls.values():
@@ -255,7 +372,12 @@ class MachineDashboard(_Base):
         vm = self.build()
         vm.run(until=vm.ticks + int(self.seconds * vm.hz), stop_when_done=True)
         self.vm = vm
-        self.box.draw(lambda axes: [FIGURES[f](vm, ax) for f, ax in zip(self.figures, axes, strict=True)])
+        if not self.plots:
+            # Time runs along x from 0 to the run's length, the same for every run: the axis is drawn once.
+            self.plots = self.box.start([lambda ax, f=f: FIGURES[f][0](ax, (0, self.seconds)) for f in self.figures])
+        for f, live in zip(self.figures, self.plots, strict=True):
+            FIGURES[f][1](live, vm)
+        self.box.show()
         self.text.value = self.summary_fn(vm) if self.summary_fn else summary_html(vm)
         self.last_seconds = time.perf_counter() - t
         self.status.value = f"<small>ran {vm.ticks / vm.hz:.1f} simulated s in {self.last_seconds:.2f} s</small>"
