@@ -7,9 +7,10 @@ On failure a screenshot is saved under ``test-artifacts/browser/``.
 
 The dashboard's first slider is moved three times; the seconds from each key
 press to the redrawn result and plot (and the kernel's share, from the
-dashboard's status line) are written to ``test-artifacts/browser/redraw.json``
-(a measurement, not an assertion: Chromium, JupyterLab and the kernel share
-two cores, so one move can be slowed by the others).
+dashboard's status line) are written to ``test-artifacts/browser/redraw.json``.
+The best of the three must be under half a second (issue 5): Chromium,
+JupyterLab and the kernel share two cores, so any one move can be slowed by
+the others.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = Path(os.environ.get("VMKIT_NOTEBOOK_DIR", ROOT / "notebooks"))
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]-*.ipynb"))
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
+REDRAW_LIMIT_S = 0.5        # issue 5: a slider move redraws its dashboard in under half a second
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
@@ -195,6 +197,8 @@ def test_notebook_in_jupyterlab(lab, browser, path):
         record.write_text(json.dumps(data, indent=2, sort_keys=True))
         print(f"{path.name}: slider to redrawn plot {', '.join(str(m['seconds']) for m in moves)} s "
               f"(in the kernel {', '.join(str(m['kernel_seconds']) for m in moves)} s)")
+        assert best < REDRAW_LIMIT_S, (f"{path.name}: the best of {len(moves)} slider moves took {best:.2f} s "
+                                       f"to redraw (limit {REDRAW_LIMIT_S} s): {moves}")
     except Exception:
         page.screenshot(path=str(ARTIFACTS / f"{path.stem}.png"), full_page=True)
         raise
