@@ -391,8 +391,18 @@ def test_event_counts_agree_with_the_event_log():
         for by in ("action", "reason"):
             want = {str(k): int(v) for k, v in sub[by].astype(str).value_counts().items() if v}
             assert vm.event_counts(fn, by=by) == want
-    with pytest.raises(ValueError, match="by must be 'action' or 'reason'"):
-        vm.event_counts(by="page")
+    # Several columns, and a thread filter, as groupby gives them.
+    for by in (("action", "reason"), ("object", "action"), ("function", "object", "action")):
+        for thread in (None, "pagedaemon"):
+            sub = ev if thread is None else ev[ev.thread == thread]
+            want = {tuple(str(x) for x in k): int(v) for k, v in sub.groupby(list(by), observed=True).size().items()
+                    if v}
+            assert vm.event_counts(by=by, thread=thread) == want
+    assert vm.event_counts(by="object") == {str(k): int(v) for k, v in ev.object.value_counts().items() if v}
+    assert vm.event_counts(thread="nobody") == {}
+    for bad in ("page", ("action", "tick"), ()):
+        with pytest.raises(ValueError, match="by must be one of thread, function, object, action, reason"):
+            vm.event_counts(by=bad)
 
 
 def test_first_event_tick():

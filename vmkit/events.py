@@ -38,6 +38,10 @@ def queue_name(m: vm_page) -> str:
     return "NONE" if m.queue == PQ_NONE else PQ_NAMES.get(m.queue - m.pc, str(m.queue))
 
 
+# The columns event_counts can tally by, and where each is in an event row.
+_COUNT_COLUMNS = {"thread": 1, "function": 2, "object": 4, "action": 7, "reason": 8}
+
+
 class RecorderMixin:
     """Event log and time series of a :class:`~vmkit.machine.Machine`."""
 
@@ -123,16 +127,35 @@ class RecorderMixin:
             df[c] = df[c].astype("category")
         return df
 
-    def event_counts(self, function: str | None = None, by: str = "action") -> dict[str, int]:
-        """How many events of ``function`` (all if None) there are per value of column ``by`` (``action`` or
-        ``reason``), without building the DataFrame: cheap enough for a dashboard's every redraw."""
-        if by not in ("action", "reason"):
-            raise ValueError(f"event_counts: by must be 'action' or 'reason', got {by!r}")
-        col = 7 if by == "action" else 8
-        counts: dict[str, int] = {}
+    def event_counts(self, function: str | None = None, by: str | tuple[str, ...] = "action",
+                     thread: str | None = None) -> dict:
+        """How many events there are per value of column ``by``, without building the DataFrame.
+
+        Cheap enough for a dashboard's every redraw.  ``by`` is one of
+        ``thread``, ``function``, ``object``, ``action``, ``reason``, or a
+        tuple of them (the keys are then tuples, as ``groupby`` gives them);
+        ``function`` and ``thread`` keep only the events of that function or
+        thread.  Values are named as in :meth:`events` (``object`` as
+        DEFAULT, SWAP, VNODE, or "" for none).
+        """
+        cols = (by,) if isinstance(by, str) else tuple(by)
+        if not cols or any(c not in _COUNT_COLUMNS for c in cols):
+            bad = by if not cols else next(c for c in cols if c not in _COUNT_COLUMNS)
+            raise ValueError(f"event_counts: by must be one of {', '.join(_COUNT_COLUMNS)} or a tuple of them, "
+                             f"got {bad!r}")
+        idx = [_COUNT_COLUMNS[c] for c in cols]
+        counts: dict = {}
         for r in self._ev_rows:
-            if function is None or r[2] == function:
-                counts[r[col]] = counts.get(r[col], 0) + 1
+            if (function is None or r[2] == function) and (thread is None or r[1] == thread):
+                key = r[idx[0]] if len(idx) == 1 else tuple(r[i] for i in idx)
+                counts[key] = counts.get(key, 0) + 1
+        if "object" in cols:        # object types are stored as numbers: name them as events() does
+            o = cols.index("object")
+            named: dict = {}
+            for k, n in counts.items():
+                k = OBJT_NAMES.get(k, "") if len(cols) == 1 else k[:o] + (OBJT_NAMES.get(k[o], ""),) + k[o + 1:]
+                named[k] = named.get(k, 0) + n
+            counts = named
         return counts
 
     def first_event_tick(self, function: str) -> int | None:
