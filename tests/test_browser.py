@@ -53,6 +53,10 @@ def _free_port() -> int:
 def lab(tmp_path_factory):
     port, token = _free_port(), secrets.token_hex(12)
     home = tmp_path_factory.mktemp("jupyter")
+    # Every cell in the page (no windowing), so that an error in a cell far down is in the DOM to be found.
+    settings = home / "config" / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), MPLBACKEND="module://matplotlib_inline.backend_inline")
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
@@ -179,7 +183,7 @@ def test_notebook_in_jupyterlab(lab, browser, path):
         _wait_done(page, 240)
         errors = page.evaluate("""() => Array.from(document.querySelectorAll(
             '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'))
-            .map(e => e.innerText).filter(t => t.includes('Traceback') || t.includes('Error'))""")
+            .map(e => e.textContent).filter(t => t.includes('Traceback') || t.includes('Error'))""")
         assert errors == [], errors[:3]
         handle = page.locator(".widget-slider .noUi-handle, .jupyter-widgets .noUi-handle").first
         handle.wait_for(timeout=30_000)
