@@ -121,3 +121,16 @@ def test_stepper_still_redraws_in_place():
     stepper.back()
     assert stepper.errors == []
     assert stepper.box.fig is fig and stepper.box.png.startswith(b"\x89PNG")
+
+
+def test_a_run_that_laundered_nothing_says_so_and_the_next_run_scales_again():
+    dash = widgets.MachineDashboard(**SMALL, figures=("laundering",))
+    live = dash.plots[0]
+    dash.controls["memory"].value = 8          # twice the workload: nothing to launder
+    assert dash.errors == [] and dash.vm.passes()["laundered"].sum() == 0
+    assert live.note.get_text() == "no page was laundered in this run"
+    assert live.ax.get_ylim() == (0, 1)
+    dash.controls["memory"].value = 3
+    laundered = dash.vm.passes()["laundered"]
+    assert laundered.sum() > 0 and live.note.get_text() == ""
+    assert live.ax.get_ylim()[1] >= laundered.max()

@@ -204,6 +204,9 @@ class LaunderingPlot(LivePlot):
         self.bars = None
         self.pager = None
         self.swap_line = ax.plot([], [], color="black", lw=1, label="swap pages written")[0]
+        # Said in words when a run laundered nothing (plenty of memory, or no dirty pages): an empty plot
+        # with stale axes would look like a fault of the dashboard.
+        self.note = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center", color="dimgrey")
         ax.set_xlabel("daemon pass")
         ax.set_ylabel("pages")
         ax.set_title("Laundering and swap I/O per pass")
@@ -225,6 +228,10 @@ class LaunderingPlot(LivePlot):
             handles.append(self.pager)
         self._legend(handles, fontsize=8)
         self._autoscale()
+        idle = not (passes["laundered"].any() or passes["swap_pages_out"].any())
+        self.note.set_text("no page was laundered in this run" if idle else "")
+        if idle:
+            ax.set_ylim(0, 1, auto=None)     # auto=None: the next run with data scales again
         return self
 
 
