@@ -127,6 +127,10 @@ class QueuePlot(LivePlot):
                     label.set_text(name)
                     label.xy = (t[-1], value)
         self._autoscale()
+        # Headroom above the highest line for the legend, which sits in the top-left corner: without it the
+        # legend hides whichever queue is largest at the start of the run.
+        lo, hi = self.ax.get_ylim()
+        self.ax.set_ylim(lo, hi + 0.3 * (hi - lo), auto=None)
         return self
 
 
