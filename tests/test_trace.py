@@ -271,13 +271,15 @@ def test_live_capture_matches_plain_reimplementation(live_capture, tmp_path):
     """Capture a real program; a second run logged to a file reduces the same way in plain Python."""
     import subprocess
 
-    from vmkit.trace import CAPTURE_ENV
+    from vmkit.trace import CAPTURE_ENV, _default_signals
     work, tr = live_capture
     log = tmp_path / "lackey.log"
     env = [f"{a}={b}" for a, b in CAPTURE_ENV.items()]
+    # Started as capture() starts it: sort installs handlers only for signals it finds not ignored, so a run
+    # that inherits SIGHUP ignored (under nohup, say) makes fewer references.
     subprocess.run(["env", "-i", *env, "valgrind", "--tool=lackey", "--trace-mem=yes", f"--log-file={log}",
-                    *SORT], cwd=work, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+                    *SORT], cwd=work, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, preexec_fn=_default_signals)  # noqa: PLW1509
     text = log.read_text()
     recs, refs = plain_step1(text)
     want = plain_sad(recs, 64)
