@@ -134,3 +134,15 @@ def test_a_run_that_laundered_nothing_says_so_and_the_next_run_scales_again():
     laundered = dash.vm.passes()["laundered"]
     assert laundered.sum() > 0 and live.note.get_text() == ""
     assert live.ax.get_ylim()[1] >= laundered.max()
+
+
+def test_a_redraw_frees_the_machine_it_replaced_and_the_kernels_long_lived_objects_are_frozen():
+    import gc
+    import weakref
+
+    dash = widgets.MachineDashboard(**SMALL)
+    assert gc.get_freeze_count() > 0         # what was alive when the dashboard was made: out of the walks
+    replaced = weakref.ref(dash.vm)
+    dash.controls["memory"].value = 3
+    assert replaced() is None and dash.vm is not None    # its cycles were collected after the redraw
+    assert gc.isenabled()
