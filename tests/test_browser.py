@@ -8,9 +8,11 @@ On failure a screenshot is saved under ``test-artifacts/browser/``.
 The dashboard's first slider is moved five times; the seconds from each key
 press to the redrawn result and plot (and the kernel's share, from the
 dashboard's status line) are written to ``test-artifacts/browser/redraw.json``.
-The best of the five must be under half a second (issue 5): Chromium,
-JupyterLab and the kernel share two cores, and this host's speed swings from
-one second to the next, so any one move can be slowed by the others.
+The median of the five must be under half a second (issue 5).  Not every
+move: Chromium, JupyterLab and the kernel share two cores, and on this host
+the same run in the kernel takes anywhere from 0.2 to 0.4 s from one second
+to the next, so any one move can be slowed by the others.  The closing notes
+report every move.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 import re
 import secrets
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -198,12 +201,13 @@ def test_notebook_in_jupyterlab(lab, browser, path):
         record = ARTIFACTS / "redraw.json"
         data = json.loads(record.read_text()) if record.exists() else {}
         best = min(m["seconds"] for m in moves)
-        data[path.name] = {"best": best, "moves": moves}
+        median = statistics.median(m["seconds"] for m in moves)
+        data[path.name] = {"best": best, "median": median, "moves": moves}
         record.write_text(json.dumps(data, indent=2, sort_keys=True))
         print(f"{path.name}: slider to redrawn plot {', '.join(str(m['seconds']) for m in moves)} s "
               f"(in the kernel {', '.join(str(m['kernel_seconds']) for m in moves)} s)")
-        assert best < REDRAW_LIMIT_S, (f"{path.name}: the best of {len(moves)} slider moves took {best:.2f} s "
-                                       f"to redraw (limit {REDRAW_LIMIT_S} s): {moves}")
+        assert median < REDRAW_LIMIT_S, (f"{path.name}: the median of {len(moves)} slider moves took "
+                                         f"{median:.2f} s to redraw (limit {REDRAW_LIMIT_S} s): {moves}")
     except Exception:
         page.screenshot(path=str(ARTIFACTS / f"{path.stem}.png"), full_page=True)
         raise

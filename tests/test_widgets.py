@@ -136,6 +136,36 @@ def test_a_run_that_laundered_nothing_says_so_and_the_next_run_scales_again():
     assert live.ax.get_ylim()[1] >= laundered.max()
 
 
+def test_laundering_plot_keeps_one_bar_artist_and_draws_every_pass():
+    dash = widgets.MachineDashboard(**SMALL, figures=("laundering",))
+    live = dash.plots[0]
+    bars, children = live.bars, len(live.ax.get_children())
+    for memory in (3, 4):
+        dash.controls["memory"].value = memory
+        passes = dash.vm.passes()
+        values, edges, _ = live.bars.get_data()
+        assert live.bars is bars and len(live.ax.get_children()) == children
+        assert list(values) == list(passes["laundered"]) and list(edges) == [i - 0.5 for i in range(len(passes) + 1)]
+        assert list(live.swap_line.get_ydata()) == list(passes["swap_pages_out"])
+    assert dash.errors == []
+
+
+def test_laundering_plot_marks_the_emergency_pagers_passes_and_drops_the_marks_when_there_are_none():
+    import pandas as pd
+
+    fig, ax = plt.subplots()
+    live = plots.LaunderingPlot(ax)
+    passes = pd.DataFrame({"laundered": [0, 5, 7, 2], "swap_pages_out": [0, 5, 7, 2],
+                           "thread": ["pagedaemon", "emergpager", "pagedaemon", "emergpager"]})
+    live.update(passes)
+    assert [tuple(p) for p in live.pager.get_offsets()] == [(1, 5), (3, 2)]
+    assert "emergency pager" in [t.get_text() for t in ax.get_legend().get_texts()]
+    live.update(passes.assign(thread="pagedaemon"))
+    assert live.pager is None and len(ax.collections) == 0
+    assert ax.get_ylim()[1] > 7          # headroom above the tallest bar for the legend
+    plt.close(fig)
+
+
 def test_a_redraw_frees_the_machine_it_replaced_and_the_kernels_long_lived_objects_are_frozen():
     import gc
     import weakref

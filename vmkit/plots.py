@@ -204,38 +204,49 @@ class LaunderingPlot(LivePlot):
     ``machine.passes()``."""
 
     def __init__(self, ax: Axes, xlim: tuple[float, float] | None = None) -> None:
+        from matplotlib.ticker import MaxNLocator
+
         super().__init__(ax, xlim)
-        self.bars = None
+        # One bar per pass, drawn as a single filled step outline: one artist whose data is replaced, where
+        # ax.bar would make (and the next run throw away) a rectangle per pass - most of a redraw's cost.
+        self.bars = ax.stairs([0], [-0.5, 0.5], fill=True, color="#9467bd", label="laundered (pages flushed)")
         self.pager = None
         self.swap_line = ax.plot([], [], color="black", lw=1, label="swap pages written")[0]
         # Said in words when a run laundered nothing (plenty of memory, or no dirty pages): an empty plot
         # with stale axes would look like a fault of the dashboard.
         self.note = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center", color="dimgrey")
         ax.set_xlabel("daemon pass")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))      # passes are counted: no tick at 2.5
         ax.set_ylabel("pages")
         ax.set_title("Laundering and swap I/O per pass")
 
     def update(self, passes: pd.DataFrame) -> LaunderingPlot:
+        import numpy as np
+
         ax = self.ax
-        for old in (self.bars, self.pager):     # how many bars and markers varies from run to run
-            if old is not None:
-                old.remove()
-        self.bars = self.pager = None
-        x = range(len(passes))
-        self.bars = ax.bar(x, passes["laundered"], color="#9467bd", label="laundered (pages flushed)")
-        self.swap_line.set_data(list(x), passes["swap_pages_out"].to_numpy())
+        if self.pager is not None:              # the emergency pager's passes vary from run to run
+            self.pager.remove()
+            self.pager = None
+        n = len(passes)
+        laundered = passes["laundered"].to_numpy()
+        self.bars.set_data(laundered if n else [0], np.arange(n + 1) - 0.5 if n else [-0.5, 0.5])
+        self.swap_line.set_data(np.arange(n), passes["swap_pages_out"].to_numpy())
         handles = [self.bars, self.swap_line]
-        ep = passes["thread"] == "emergpager"
+        ep = (passes["thread"] == "emergpager").to_numpy()
         if ep.any():
-            self.pager = ax.scatter([i for i, e in zip(x, ep, strict=True) if e], passes.loc[ep, "laundered"],
-                                    marker="v", color="red", zorder=3, label="emergency pager")
+            self.pager = ax.scatter(np.flatnonzero(ep), laundered[ep], marker="v", color="red", zorder=3,
+                                    label="emergency pager")
             handles.append(self.pager)
-        self._legend(handles, fontsize=8)
+        # A fixed corner, so the legend is drawn once and kept (blitting); headroom keeps it off the bars.
+        self._legend(handles, fontsize=8, loc="upper right")
         self._autoscale()
-        idle = not (passes["laundered"].any() or passes["swap_pages_out"].any())
+        idle = not (laundered.any() or passes["swap_pages_out"].any())
         self.note.set_text("no page was laundered in this run" if idle else "")
         if idle:
             ax.set_ylim(0, 1, auto=None)     # auto=None: the next run with data scales again
+        else:
+            lo, hi = ax.get_ylim()
+            ax.set_ylim(lo, hi + 0.3 * (hi - lo), auto=None)
         return self
 
 
