@@ -68,10 +68,14 @@ class LivePlot:
             self._legend_labels = labels
             self._legend_fixed = kwargs.get("loc", "best") != "best"
 
-    def _autoscale(self) -> None:
-        """Limits from the visible data, as a freshly drawn figure would have them (x fixed if ``xlim``)."""
+    def _autoscale(self, headroom: float = 0.0) -> None:
+        """Limits from the visible data, as a freshly drawn figure would have them (x fixed if ``xlim``), with
+        ``headroom`` (a fraction of the y range) added above, to keep a legend in a top corner off the data."""
         self.ax.relim(visible_only=True)
         self.ax.autoscale_view(scalex=self.xlim is None)
+        if headroom:
+            lo, hi = self.ax.get_ylim()
+            self.ax.set_ylim(lo, hi + headroom * (hi - lo), auto=None)
 
 
 class QueuePlot(LivePlot):
@@ -126,11 +130,9 @@ class QueuePlot(LivePlot):
                     line.set_linestyle(style)
                     label.set_text(name)
                     label.xy = (t[-1], value)
-        self._autoscale()
         # Headroom above the highest line for the legend, which sits in the top-left corner: without it the
         # legend hides whichever queue is largest at the start of the run.
-        lo, hi = self.ax.get_ylim()
-        self.ax.set_ylim(lo, hi + 0.3 * (hi - lo), auto=None)
+        self._autoscale(headroom=0.3)
         return self
 
 
@@ -239,14 +241,11 @@ class LaunderingPlot(LivePlot):
             handles.append(self.pager)
         # A fixed corner, so the legend is drawn once and kept (blitting); headroom keeps it off the bars.
         self._legend(handles, fontsize=8, loc="upper right")
-        self._autoscale()
+        self._autoscale(headroom=0.3)
         idle = not (laundered.any() or passes["swap_pages_out"].any())
         self.note.set_text("no page was laundered in this run" if idle else "")
         if idle:
             ax.set_ylim(0, 1, auto=None)     # auto=None: the next run with data scales again
-        else:
-            lo, hi = ax.get_ylim()
-            ax.set_ylim(lo, hi + 0.3 * (hi - lo), auto=None)
         return self
 
 
